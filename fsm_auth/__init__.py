@@ -1,0 +1,1 @@
+"""fsm-auth: Cognito user pools and identity pools as an explicit finite-state machine."""

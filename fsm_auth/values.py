@@ -1,0 +1,172 @@
+"""Values a caller receives: states, results, tokens and credentials.
+
+All are immutable ``attrs`` classes or enums. ``Tokens`` and ``AWSCredentials`` hide their
+secrets from ``repr`` and ``str``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "AWSCredentials",
+    "CodeDeliveryDetails",
+    "ForgotPasswordResult",
+    "IdentityProvider",
+    "SignInResult",
+    "SignInState",
+    "SignUpResult",
+    "Tokens",
+    "UserState",
+]
+
+
+class UserState(str, enum.Enum):
+    """The user's state; the values are the state ids of ``specs/user_state.yaml``.
+
+    A test checks these members against the spec so that the names live in one place.
+    """
+
+    UNKNOWN = "unknown"
+    GUEST = "guest"
+    SIGNED_OUT = "signedOut"
+    SIGNED_IN = "signedIn"
+    SIGNED_OUT_USER_POOLS_TOKEN_INVALID = "signedOutUserPoolsTokenInvalid"
+    SIGNED_OUT_FEDERATED_TOKENS_INVALID = "signedOutFederatedTokensInvalid"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class SignInState(str, enum.Enum):
+    """Where a sign-in stands; anything but ``DONE`` is answered with ``confirm_sign_in``."""
+
+    DONE = "DONE"
+    SMS_MFA = "SMS_MFA"
+    SOFTWARE_TOKEN_MFA = "SOFTWARE_TOKEN_MFA"
+    NEW_PASSWORD_REQUIRED = "NEW_PASSWORD_REQUIRED"
+    CUSTOM_CHALLENGE = "CUSTOM_CHALLENGE"
+    SELECT_MFA_TYPE = "SELECT_MFA_TYPE"
+    MFA_SETUP = "MFA_SETUP"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class IdentityProvider(str, enum.Enum):
+    """Well-known login providers of a Cognito identity pool (the ``Logins`` keys)."""
+
+    GOOGLE = "accounts.google.com"
+    FACEBOOK = "graph.facebook.com"
+    AMAZON = "www.amazon.com"
+    TWITTER = "api.twitter.com"
+    APPLE = "appleid.apple.com"
+    DEVELOPER = "cognito-identity.amazonaws.com"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@attrs.frozen
+class CodeDeliveryDetails:
+    """Where the service sent a code: ``destination`` is masked (``a***@e***``)."""
+
+    destination: str | None = None
+    delivery_medium: str | None = None
+    attribute_name: str | None = None
+
+    @classmethod
+    def from_service(cls, raw: Mapping[str, Any] | None) -> CodeDeliveryDetails | None:
+        """Build from Cognito's ``CodeDeliveryDetails`` shape, or ``None`` when absent."""
+        if not raw:
+            return None
+        return cls(
+            destination=raw.get("Destination"),
+            delivery_medium=raw.get("DeliveryMedium"),
+            attribute_name=raw.get("AttributeName"),
+        )
+
+
+@attrs.frozen
+class SignUpResult:
+    """The outcome of ``sign_up`` / ``confirm_sign_up``."""
+
+    confirmed: bool
+    user_sub: str | None = None
+    code_delivery: CodeDeliveryDetails | None = None
+
+
+@attrs.frozen
+class SignInResult:
+    """The outcome of ``sign_in`` / ``confirm_sign_in``.
+
+    ``parameters`` are the challenge's public parameters (for example ``USER_ID_FOR_SRP``,
+    ``MFAS_CAN_CHOOSE`` or a custom challenge's public values); never a secret.
+    """
+
+    state: SignInState
+    parameters: Mapping[str, str] = attrs.field(factory=dict)
+    code_delivery: CodeDeliveryDetails | None = None
+
+
+@attrs.frozen
+class ForgotPasswordResult:
+    """The outcome of ``forgot_password``."""
+
+    code_delivery: CodeDeliveryDetails | None = None
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("expiration must be timezone-aware")
+    return value.astimezone(timezone.utc)
+
+
+@attrs.frozen(repr=False)
+class Tokens:
+    """Cognito user pool tokens, verified before they are handed out.
+
+    ``expiration`` is the earlier of the id and access tokens' expiry (aware UTC).
+    """
+
+    id_token: str
+    access_token: str
+    refresh_token: str | None
+    expiration: datetime = attrs.field(converter=_utc)
+    id_claims: Mapping[str, Any] = attrs.field(factory=dict)
+    access_claims: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def username(self) -> str | None:
+        """The user name from the access token (``username`` claim)."""
+        name = self.access_claims.get("username") or self.id_claims.get("cognito:username")
+        return str(name) if name is not None else None
+
+    def __repr__(self) -> str:
+        return (
+            f"Tokens(username={self.username!r}, expiration={self.expiration.isoformat()!r}, "
+            f"refresh_token={'present' if self.refresh_token else None!r})"
+        )
+
+    __str__ = __repr__
+
+
+@attrs.frozen(repr=False)
+class AWSCredentials:
+    """Temporary AWS credentials from a Cognito identity pool."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expiration: datetime = attrs.field(converter=_utc)
+
+    def __repr__(self) -> str:
+        masked = self.access_key_id[:4] + "…" if self.access_key_id else ""
+        return f"AWSCredentials(access_key_id={masked!r}, expiration={self.expiration.isoformat()!r})"
+
+    __str__ = __repr__
