@@ -71,14 +71,26 @@ __all__ = [
     "service_error",
 ]
 
-# A JWT (three base64url parts), a long base64/hex run (keys, refresh tokens, SRP values) and
-# an AWS access key id. Service messages sometimes echo what was sent; these never get through.
+# A JWT (three base64url parts) and an AWS access key id. Service messages sometimes echo what
+# was sent; these never get through.
 _SECRET_PATTERNS = (
     re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
     re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b"),
-    re.compile(r"[A-Za-z0-9+/_=-]{32,}"),
 )
+# Long base64-like runs are secrets (secret keys, session and refresh tokens) when they mix
+# upper case, lower case and digits; paths, uuids and identifiers do not, and must stay readable.
+_LONG_RUN = re.compile(r"[A-Za-z0-9+/_=-]{32,}")
 _REDACTED = "[redacted]"
+
+
+def _redact_long_run(match: re.Match[str]) -> str:
+    run = match.group(0)
+    mixed = (
+        any(c.isupper() for c in run)
+        and any(c.islower() for c in run)
+        and any(c.isdigit() for c in run)
+    )
+    return _REDACTED if mixed and not run.startswith("/") else run
 
 
 def redact(text: str, *secrets: str | None) -> str:
@@ -88,7 +100,7 @@ def redact(text: str, *secrets: str | None) -> str:
             text = text.replace(secret, _REDACTED)
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(_REDACTED, text)
-    return text
+    return _LONG_RUN.sub(_redact_long_run, text)
 
 
 class AuthError(Exception):

@@ -1,0 +1,75 @@
+"""The ``fsm-auth`` command line.
+
+Each subcommand is a pair of functions, one adding its arguments and one running it,
+registered in ``_COMMANDS``; adding a subcommand is adding an entry there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from fsm_auth.errors import AuthError
+
+__all__ = ["main"]
+
+_Configure = Callable[[argparse.ArgumentParser], None]
+_Run = Callable[[argparse.Namespace], int]
+
+
+def _diagram_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "spec",
+        nargs="?",
+        default="user_state",
+        help="a shipped spec name or a path to a YAML spec (default: user_state)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("mermaid", "dot"),
+        default="mermaid",
+        help="mermaid stateDiagram-v2 (default) or graphviz DOT",
+    )
+
+
+def _diagram(args: argparse.Namespace) -> int:
+    from fsm_auth.engine import Spec, to_dot, to_mermaid
+
+    spec = Spec.load(args.spec)
+    sys.stdout.write(to_dot(spec) if args.format == "dot" else to_mermaid(spec))
+    return 0
+
+
+# name → (help, add arguments, run)
+_COMMANDS: dict[str, tuple[str, _Configure, _Run]] = {
+    "diagram": ("print a state diagram of a spec", _diagram_arguments, _diagram),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fsm-auth",
+        description="Cognito user pools and identity pools as an explicit state machine.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (help_text, configure, run) in _COMMANDS.items():
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        configure(command)
+        command.set_defaults(run=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``fsm-auth`` with ``argv`` (default: the process arguments); returns the exit code."""
+    args = _parser().parse_args(argv)
+    run: _Run = args.run
+    try:
+        return run(args)
+    except AuthError as exc:
+        print(f"fsm-auth {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""``fsm-auth dev``: the emulator as a local development server."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from ._records import SentCode
+from ._server import Emulator
+
+
+def _print_code(out: TextIO, lock: threading.Lock) -> Callable[[SentCode], None]:
+    def on_code(sent: SentCode) -> None:
+        target = sent.destination or "(no address)"
+        what = f"{sent.kind}:{sent.attribute}" if sent.attribute else sent.kind
+        with lock:
+            out.write(f"code {what} for {sent.username} -> {target}: {sent.code}\n")
+            out.flush()
+
+    return on_code
+
+
+def run_dev(port: int = 0, config_out: Path | None = None, out: TextIO | None = None) -> int:
+    """Serve the emulator on loopback until interrupted; returns the exit status (0).
+
+    Provisions a user pool, app client, identity pool and bucket, writes the
+    ``awsconfiguration.json`` to ``config_out`` (or prints it when ``None``), prints the
+    endpoint and ids, then every code the service would have sent, as it is issued.
+    """
+    stream = out if out is not None else sys.stdout
+    lock = threading.Lock()
+    on_code = _print_code(stream, lock)
+    emulator = Emulator(port=port, on_code=on_code)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, on_signal)
+    emulator.start()
+    try:
+        pool = emulator.provision()
+        config = json.dumps(pool.aws_configuration(), indent=2)
+        with lock:
+            stream.write(f"fsm-auth dev: local Cognito emulator at {emulator.url}\n")
+            stream.write(f"  region            {pool.region}\n")
+            stream.write(f"  user pool id      {pool.user_pool_id}\n")
+            stream.write(f"  app client id     {pool.client_id}\n")
+            stream.write(f"  identity pool id  {pool.identity_pool_id}\n")
+            stream.write(f"  bucket            {pool.bucket}\n")
+            if config_out is not None:
+                config_out.write_text(config + "\n", encoding="utf-8")
+                stream.write(f"  configuration     {config_out}\n")
+            else:
+                stream.write(config + "\n")
+            stream.write("Codes sent by e-mail or SMS are printed below. Ctrl-C stops.\n")
+            stream.flush()
+        while not stop.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    with lock:
+        stream.write("fsm-auth dev: stopped\n")
+        stream.flush()
+    return 0

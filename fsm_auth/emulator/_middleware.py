@@ -1,0 +1,275 @@
+"""The fidelity layer: a WSGI middleware in front of moto's server application.
+
+Every request is classified (service, operation), recorded, matched against the injected
+faults, then answered by our user-pool/identity layers or by moto (whose error messages are
+scrubbed of anything secret the request carried).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs
+
+from ._errors import CognitoError
+from ._faults import Faults
+
+_log = logging.getLogger("fsm_auth.emulator")
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+Layer = Any  # an object with before(operation, params) and after(operation, params, answer)
+
+_TARGETS = {
+    "AWSCognitoIdentityProviderService": "cognito-idp",
+    "AWSCognitoIdentityService": "cognito-identity",
+}
+_JSON = "application/x-amz-json-1.1"
+_SENSITIVE_KEY = re.compile(r"password|token|secret|session|code|login|srp|signature|answer", re.I)
+_SECRET_SHAPES = (
+    re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
+    re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I),
+    re.compile(r"[A-Za-z0-9+/_=-]{40,}"),
+)
+
+
+def classify(environ: dict[str, Any]) -> tuple[str, str]:
+    """(service, operation) of a request, without reading its body."""
+    path = str(environ.get("PATH_INFO", ""))
+    method = str(environ.get("REQUEST_METHOD", "GET"))
+    target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+    if target and "." in target:
+        prefix, operation = target.split(".", 1)
+        return _TARGETS.get(prefix, prefix.lower()), operation
+    if path.rstrip("/").endswith("/.well-known/jwks.json"):
+        return "jwks", "GetJwks"
+    if path.rstrip("/").endswith("/.well-known/openid-configuration"):
+        return "jwks", "GetOpenIdConfiguration"
+    if path.startswith("/moto-api"):
+        return "moto-api", path
+    auth = str(environ.get("HTTP_AUTHORIZATION", ""))
+    scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", auth)
+    service = scope.group(1) if scope else "s3"
+    if service == "s3":
+        return service, _s3_operation(method, path, str(environ.get("QUERY_STRING", "")))
+    query = parse_qs(str(environ.get("QUERY_STRING", "")))
+    return service, query.get("Action", [f"{method} {path}"])[0]
+
+
+def _s3_operation(method: str, path: str, query: str) -> str:
+    parts = [p for p in path.split("/") if p]
+    if not parts:
+        return "ListBuckets"
+    has_key = len(parts) > 1
+    if method == "GET":
+        if has_key:
+            return "GetObject"
+        return "ListObjectsV2" if "list-type=2" in query else "ListObjects"
+    if method == "PUT":
+        return "PutObject" if has_key else "CreateBucket"
+    if method == "DELETE":
+        return "DeleteObject" if has_key else "DeleteBucket"
+    if method == "HEAD":
+        return "HeadObject" if has_key else "HeadBucket"
+    if method == "POST":
+        return "DeleteObjects" if "delete" in query else "PostObject"
+    return f"{method} {path}"
+
+
+def _sensitive_values(value: Any, sensitive: bool = False, out: set[str] | None = None) -> set[str]:
+    """Every string under a secret-looking key (all of ``Logins``, ``PASSWORD``, tokens...)."""
+    out = set() if out is None else out
+    if isinstance(value, dict):
+        for key, child in value.items():
+            _sensitive_values(child, sensitive or bool(_SENSITIVE_KEY.search(str(key))), out)
+    elif isinstance(value, list):
+        for child in value:
+            _sensitive_values(child, sensitive, out)
+    elif isinstance(value, str) and sensitive and len(value) >= 4:
+        out.add(value)
+    return out
+
+
+def scrub(code: str, message: str, params: dict[str, Any]) -> str:
+    """``message`` without any secret the request carried (or any token-shaped run)."""
+    cleaned = message
+    for value in sorted(_sensitive_values(params), key=len, reverse=True):
+        cleaned = cleaned.replace(value, "[redacted]")
+    for shape in _SECRET_SHAPES:
+        cleaned = shape.sub("[redacted]", cleaned)
+    if cleaned != message and not cleaned.replace("[redacted]", "").strip(" .:"):
+        return f"{code}: the request was refused (details withheld: they echoed a secret)."
+    return cleaned
+
+
+class FidelityMiddleware:
+    """WSGI middleware: records, faults, our layers, then moto."""
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        faults: Faults,
+        record: Callable[[str, str, int], None],
+        layers: dict[str, Layer],
+        is_running: Callable[[], bool],
+    ) -> None:
+        self.app = app
+        self.faults = faults
+        self.record = record
+        self.layers = layers
+        self.is_running = is_running
+        # moto's backends are not built for concurrent mutation; one request at a time.
+        self.lock = threading.RLock()
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        if not self.is_running():
+            _drop(environ)
+        service, operation = classify(environ)
+        fault = self.faults.take(service, operation)
+        if fault is not None:
+            if fault.drop:
+                self.record(service, operation, 0)
+                _drop(environ)
+            document = fault.error_document()
+            if document is not None:
+                status, code, message = document
+                self.record(service, operation, status)
+                return _error(start_response, service, status, code, message)
+            time.sleep(fault.delay or 0.0)
+            if not self.is_running():
+                _drop(environ)
+        layer = self.layers.get(service)
+        if layer is not None:
+            status, headers, body = self._with_layer(layer, environ, operation)
+        else:
+            with self.lock:
+                status, headers, body = _call(self.app, environ)
+        self.record(service, operation, status)
+        start_response(f"{status} {_reason(status)}", headers)
+        return [body]
+
+    def _with_layer(
+        self, layer: Layer, environ: dict[str, Any], operation: str
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        raw = _read_body(environ)
+        try:
+            params = json.loads(raw or b"{}")
+        except ValueError:
+            params = {}
+        if not isinstance(params, dict):
+            params = {}
+        with self.lock:
+            try:
+                answer = layer.before(operation, params)
+                if answer is None:
+                    status, headers, body = _call(self.app, environ)
+                    if status >= 400:
+                        return _scrubbed(status, headers, body, params)
+                    if not body.strip():
+                        return status, headers, body
+                    answer = layer.after(operation, params, json.loads(body))
+            except CognitoError as error:
+                return _error_parts(error.status, error.code, error.message)
+            except Exception as error:
+                code = getattr(error, "error_type", None)
+                if code is None:
+                    # A bug of the emulator, not an answer of the service: say so, keep serving.
+                    _log.exception("emulator failure in %s", operation)
+                    failure = f"Emulator failure: {type(error).__name__}"
+                    return _error_parts(500, "InternalErrorException", failure)
+                message = scrub(str(code), str(getattr(error, "message", "")), params)
+                return _error_parts(int(getattr(error, "code", 400)), str(code), message)
+        return 200, [("Content-Type", _JSON)], json.dumps(answer).encode()
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    raw: bytes = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(raw)
+    environ["CONTENT_LENGTH"] = str(len(raw))
+    return raw
+
+
+def _call(app: WSGIApp, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+    captured: dict[str, Any] = {}
+    written: list[bytes] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        captured["status"] = int(status.split(" ", 1)[0])
+        captured["headers"] = list(headers)
+        return written.append
+
+    result = app(environ, start_response)
+    try:
+        body = b"".join(written) + b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return captured["status"], captured["headers"], body
+
+
+def _scrubbed(
+    status: int, headers: list[tuple[str, str]], body: bytes, params: dict[str, Any]
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    try:
+        document = json.loads(body)
+        code = str(document.get("__type", "")).split("#")[-1]
+        message = str(document.get("message", document.get("Message", "")))
+    except (ValueError, AttributeError):
+        return status, headers, body
+    return _error_parts(status, code, scrub(code, message, params))
+
+
+def _error_parts(status: int, code: str, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    body = json.dumps({"__type": code, "message": message}).encode()
+    return status, [("Content-Type", _JSON), ("x-amzn-ErrorType", code)], body
+
+
+def _error(
+    start_response: Callable[..., Any], service: str, status: int, code: str, message: str
+) -> list[bytes]:
+    if service == "s3":
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+        ).encode()
+        headers = [("Content-Type", "application/xml")]
+    else:
+        _, headers, body = _error_parts(status, code, message)
+    start_response(f"{status} {_reason(status)}", [*headers, ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _drop(environ: dict[str, Any]) -> None:
+    """Close the client's connection without an answer (the client sees a reset/close)."""
+    sock = environ.get("werkzeug.socket")
+    if isinstance(sock, socket.socket):
+        try:
+            # Linger 0: the close sends a reset rather than a polite end of stream.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    raise ConnectionAbortedError("connection dropped by the emulator")
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"

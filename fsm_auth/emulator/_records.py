@@ -1,0 +1,36 @@
+"""What the emulator observed: codes it would have sent, requests it answered."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+CodeKind = Literal[
+    "sign_up", "forgot_password", "attribute", "sms_mfa", "temporary_password", "custom_challenge"
+]
+
+
+@attrs.frozen
+class SentCode:
+    """A code the real service would have sent by e-mail or SMS.
+
+    ``code`` is the secret the user would have read; ``destination`` is the unmasked address
+    (empty when the user has none); ``attribute`` is set for attribute verification codes.
+    """
+
+    username: str
+    kind: CodeKind
+    code: str = attrs.field(repr=False)
+    destination: str
+    attribute: str | None
+    pool_id: str
+
+
+@attrs.frozen
+class RequestRecord:
+    """One request the emulator answered (or refused through a fault)."""
+
+    service: str
+    operation: str
+    status: int

@@ -1,0 +1,258 @@
+"""The emulator: moto's server application behind our fidelity layer, on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from . import _moto
+from ._clock import bind_moto_clock
+from ._codes import CodeBook
+from ._faults import Faults
+from ._middleware import FidelityMiddleware
+from ._provision import DEFAULT_FLOWS, MfaMode, Provisioned, provision
+from ._records import RequestRecord, SentCode
+from ._tokens import TokenState
+from ._userpool import UserPoolLayer
+
+
+class _QuietHandler(MotoRequestHandler):
+    """moto's request handler, silent, and tracking its connection so stop() can cut it."""
+
+    def setup(self) -> None:
+        super().setup()
+        connections: set[socket.socket] | None = getattr(self.server, "fsm_connections", None)
+        if connections is not None:
+            connections.add(self.connection)
+
+    def finish(self) -> None:
+        connections: set[socket.socket] | None = getattr(self.server, "fsm_connections", None)
+        if connections is not None:
+            connections.discard(self.connection)
+        super().finish()
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+    def log_error(self, format: str, *args: Any) -> None:
+        pass
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class Emulator:
+    """A local Cognito (user pools, identity pools) and S3, for tests, demos and development.
+
+    ``port=0`` picks a free port on first start and keeps it across restarts; stopping and
+    starting again keeps all state (tests stop it to simulate being offline).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Callable[[], float] | None = None,
+        on_code: Callable[[SentCode], None] | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.clock: Callable[[], float] = clock if clock is not None else time.time
+        self.on_code = on_code
+        self.faults = Faults()
+        self._lock = threading.Lock()
+        self._codes: list[SentCode] = []
+        self._requests: list[RequestRecord] = []
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()
+        self._tokens = TokenState(self._now)
+        self._code_book = CodeBook(self._now, self._record_code)
+        self._userpool = UserPoolLayer(self._tokens, self._code_book)
+        self._app = FidelityMiddleware(
+            DomainDispatcherApplication(create_backend_app),
+            self.faults,
+            self._record_request,
+            {"cognito-idp": self._userpool},
+            lambda: self.running,
+        )
+        self._identity: Any = None
+
+    def _now(self) -> float:
+        return self.clock()
+
+    # ---- lifecycle ----
+    def start(self) -> Emulator:
+        """Serve on ``host:port`` in a background thread (no-op if already running)."""
+        with self._lock:
+            if self._server is not None:
+                return self
+            bind_moto_clock(self._now)
+            self._attach_identity_layer()
+            server = make_server(
+                self.host, self.port, self._app, threaded=True, request_handler=_QuietHandler
+            )
+            server.fsm_connections = self._connections  # type: ignore[attr-defined]
+            self.port = int(server.server_address[1])
+            thread = threading.Thread(
+                target=server.serve_forever, name=f"fsm-auth-emulator:{self.port}", daemon=True
+            )
+            self._server, self._thread = server, thread
+            thread.start()
+            return self
+
+    def stop(self) -> None:
+        """Stop serving and cut open connections; state and port are kept for a restart."""
+        with self._lock:
+            server, thread = self._server, self._thread
+            self._server, self._thread = None, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        for conn in list(self._connections):
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        self._connections.clear()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is accepting requests."""
+        return self._server is not None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` (the port is known once started)."""
+        return f"http://{self.host}:{self.port}"
+
+    def _attach_identity_layer(self) -> None:
+        try:
+            from ._identity import IdentityLayer
+        except ImportError:  # phase 2 not present: moto answers identity requests alone
+            return
+        if self._identity is None:
+            self._identity = IdentityLayer(self._tokens)
+            self._app.layers["cognito-identity"] = self._identity
+
+    # ---- provisioning ----
+    def provision(
+        self,
+        *,
+        client_secret: bool = False,
+        mfa: MfaMode = "OFF",
+        allow_guest: bool = True,
+        auth_flows: tuple[str, ...] = DEFAULT_FLOWS,
+        access_token_minutes: int = 60,
+        id_token_minutes: int = 60,
+        refresh_token_days: int = 30,
+        with_identity_pool: bool = True,
+        bucket: str | None = "fsm-auth-demo",
+    ) -> Provisioned:
+        """Create a user pool + app client (+ identity pool, + bucket); fast, in memory."""
+        with self._app.lock:
+            return provision(
+                self.url,
+                lambda pool: _moto.patch_pool(pool, self._now, self._tokens.refresh_issued),
+                client_secret=client_secret,
+                mfa=mfa,
+                allow_guest=allow_guest,
+                auth_flows=auth_flows,
+                access_token_minutes=access_token_minutes,
+                id_token_minutes=id_token_minutes,
+                refresh_token_days=refresh_token_days,
+                with_identity_pool=with_identity_pool,
+                bucket=bucket,
+            )
+
+    def admin_client(self, service: str = "cognito-idp") -> Any:
+        """A boto3 client for ``service`` pointed at the emulator, with dummy credentials."""
+        import boto3
+
+        return boto3.client(
+            service,
+            region_name=_moto.REGION,
+            endpoint_url=self.url,
+            aws_access_key_id="AKIAEMULATORADMIN000",
+            aws_secret_access_key="emulator-admin-secret",  # not a secret: moto ignores it
+        )
+
+    # ---- what happened ----
+    def _record_code(self, code: SentCode) -> None:
+        with self._lock:
+            self._codes.append(code)
+        if self.on_code is not None:
+            self.on_code(code)
+
+    def _record_request(self, service: str, operation: str, status: int) -> None:
+        with self._lock:
+            self._requests.append(RequestRecord(service, operation, status))
+
+    @property
+    def codes(self) -> list[SentCode]:
+        """Every code the emulator would have sent, oldest first."""
+        with self._lock:
+            return list(self._codes)
+
+    def clear_codes(self) -> None:
+        """Forget the recorded codes (issued codes stay valid)."""
+        with self._lock:
+            self._codes.clear()
+
+    def last_code(self, username: str, kind: str | None = None) -> str:
+        """The newest code sent to ``username`` (of ``kind``); KeyError if none was sent."""
+        with self._lock:
+            for sent in reversed(self._codes):
+                if sent.username == username and (kind is None or sent.kind == kind):
+                    return sent.code
+            for sent in reversed(self._codes):
+                # The user may be known by an alias (e-mail) or by their internal name.
+                if sent.destination == username and (kind is None or sent.kind == kind):
+                    return sent.code
+        what = f"{kind} code" if kind else "code"
+        raise KeyError(f"no {what} was sent to user {username!r}")
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Every request answered (faults included), oldest first."""
+        with self._lock:
+            return list(self._requests)
+
+    def count(self, operation: str | None = None, service: str | None = None) -> int:
+        """How many recorded requests match ``operation`` and ``service``."""
+        with self._lock:
+            return sum(
+                1
+                for r in self._requests
+                if (operation is None or r.operation == operation)
+                and (service is None or r.service == service)
+            )
+
+    def reset_requests(self) -> None:
+        """Forget the recorded requests."""
+        with self._lock:
+            self._requests.clear()

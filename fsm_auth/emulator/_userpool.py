@@ -1,0 +1,300 @@
+"""The user-pool side of the fidelity layer: operations moto lacks or gets wrong."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from collections.abc import Callable
+from typing import Any
+
+from . import _moto
+from ._auth import AuthFlows
+from ._codes import CodeBook, delivery_details
+from ._errors import CognitoError, not_authorized
+from ._records import CodeKind
+from ._tokens import TokenState
+
+Params = dict[str, Any]
+_VERIFIABLE = ("email", "phone_number")
+
+
+class UserPoolLayer:
+    """Answers cognito-idp operations itself (``before``) or amends moto's answer (``after``)."""
+
+    def __init__(self, tokens: TokenState, codes: CodeBook) -> None:
+        self.tokens = tokens
+        self.codes = codes
+        self.auth = AuthFlows(tokens, codes)
+        self._handlers: dict[str, Callable[[Params], dict[str, Any] | None]] = {
+            "InitiateAuth": self.auth.initiate_auth,
+            "AdminInitiateAuth": self.auth.admin_initiate_auth,
+            "RespondToAuthChallenge": self.auth.respond,
+            "AssociateSoftwareToken": self.auth.associate_software_token,
+            "VerifySoftwareToken": self.auth.verify_software_token,
+            "ConfirmSignUp": self.confirm_sign_up,
+            "ResendConfirmationCode": self.resend_confirmation_code,
+            "ForgotPassword": self.forgot_password,
+            "ConfirmForgotPassword": self.confirm_forgot_password,
+            "GetUserAttributeVerificationCode": self.get_user_attribute_verification_code,
+            "VerifyUserAttribute": self.verify_user_attribute,
+            "UpdateUserAttributes": self.update_user_attributes,
+            "DeleteUser": self.delete_user,
+            "RevokeToken": self.revoke_token,
+            "GlobalSignOut": self.global_sign_out,
+            "AdminUserGlobalSignOut": self.admin_user_global_sign_out,
+            "ConfirmDevice": self.confirm_device,
+            "AdminDeleteUser": self.admin_delete_user,
+        }
+
+    def before(self, operation: str, params: Params) -> dict[str, Any] | None:
+        """The layer's own answer, or ``None`` to let moto answer (after access checks)."""
+        self.tokens.patch_pools()
+        handler = self._handlers.get(operation)
+        if handler is not None:
+            return handler(params)
+        if "AccessToken" in params:
+            # moto only checks that it knows the token: expiry and revocation are ours.
+            self.tokens.access_user(params.get("AccessToken"))
+        return None
+
+    def after(self, operation: str, params: Params, answer: dict[str, Any]) -> dict[str, Any]:
+        """Amend a successful moto answer."""
+        if operation == "SignUp":
+            return self._after_sign_up(params, answer)
+        if operation == "AdminCreateUser":
+            return self._after_admin_create_user(params, answer)
+        return answer
+
+    # ---- delivery ----
+    def _deliver(
+        self,
+        pool: _moto.CognitoIdpUserPool,
+        user: _moto.CognitoIdpUser,
+        kind: CodeKind,
+        attributes: tuple[str, ...],
+        verified_only: bool = False,
+    ) -> dict[str, str] | None:
+        """Issue a code to the first usable attribute; its CodeDeliveryDetails (or None)."""
+        for name in attributes:
+            value = user.attribute_lookup.get(name)
+            if not value:
+                continue
+            if verified_only and user.attribute_lookup.get(f"{name}_verified") != "true":
+                continue
+            self.codes.issue(pool.id, user.username, kind, value, None)
+            return delivery_details(value, name)
+        return None
+
+    def _sign_up_targets(self, pool: _moto.CognitoIdpUserPool) -> tuple[str, ...]:
+        auto = pool.extended_config.get("AutoVerifiedAttributes") or []
+        return tuple(a for a in _VERIFIABLE if a in auto)
+
+    def _after_sign_up(self, params: Params, answer: dict[str, Any]) -> dict[str, Any]:
+        pool, _client = _moto.pool_by_client(str(params.get("ClientId", "")))
+        user = _moto.user_of(pool, str(params.get("Username", "")))
+        answer.pop("CodeDeliveryDetails", None)
+        details = self._deliver(pool, user, "sign_up", self._sign_up_targets(pool))
+        if details is not None:
+            answer["CodeDeliveryDetails"] = details
+        else:
+            # No address to send to: the code is still recorded (empty destination) so that a
+            # local user can be confirmed without an administrator.
+            self.codes.issue(pool.id, user.username, "sign_up", "")
+        return answer
+
+    def _after_admin_create_user(self, params: Params, answer: dict[str, Any]) -> dict[str, Any]:
+        pool = _moto.pool_by_id(str(params.get("UserPoolId", "")))
+        username = str(answer.get("User", {}).get("Username") or params.get("Username", ""))
+        user = _moto.user_of(pool, username)
+        password = params.get("TemporaryPassword") or _temporary_password()
+        user.password = password
+        self.auth.temp_password_issued[(pool.id, user.username)] = self.tokens.clock()
+        if params.get("MessageAction") != "SUPPRESS":
+            destination = user.attribute_lookup.get("email") or user.attribute_lookup.get(
+                "phone_number", ""
+            )
+            self.codes.issue(
+                pool.id, user.username, "temporary_password", destination, None, password
+            )
+        return answer
+
+    # ---- sign-up confirmation ----
+    def confirm_sign_up(self, params: Params) -> dict[str, Any]:
+        """ConfirmSignUp with the code that was sent."""
+        pool, client = _moto.pool_by_client(str(params.get("ClientId", "")))
+        user = _moto.user_of(pool, str(params.get("Username", "")))
+        _moto.check_secret_hash(
+            client, params.get("SecretHash"), str(params.get("Username", "")), user.username
+        )
+        if user.status != _moto.UserStatus.UNCONFIRMED:
+            raise not_authorized(f"User cannot be confirmed. Current status is {_status(user)}")
+        self.codes.check(pool.id, user.username, "sign_up", str(params.get("ConfirmationCode", "")))
+        user.status = _moto.UserStatus.CONFIRMED
+        verified = [
+            {"Name": f"{a}_verified", "Value": "true"}
+            for a in self._sign_up_targets(pool)[:1]
+            if user.attribute_lookup.get(a)
+        ]
+        if verified:
+            user.update_attributes(verified)
+        return {}
+
+    def resend_confirmation_code(self, params: Params) -> dict[str, Any]:
+        """ResendConfirmationCode: a new sign-up code replaces the old one."""
+        pool, client = _moto.pool_by_client(str(params.get("ClientId", "")))
+        user = _moto.user_of(pool, str(params.get("Username", "")))
+        _moto.check_secret_hash(
+            client, params.get("SecretHash"), str(params.get("Username", "")), user.username
+        )
+        if user.status != _moto.UserStatus.UNCONFIRMED:
+            raise CognitoError("InvalidParameterException", "User is already confirmed.")
+        details = self._deliver(pool, user, "sign_up", self._sign_up_targets(pool))
+        if details is None:
+            self.codes.issue(pool.id, user.username, "sign_up", "")
+            return {}
+        return {"CodeDeliveryDetails": details}
+
+    # ---- forgotten password ----
+    def forgot_password(self, params: Params) -> dict[str, Any]:
+        """ForgotPassword: a 1-hour code to a verified e-mail or phone."""
+        pool, client = _moto.pool_by_client(str(params.get("ClientId", "")))
+        user = _moto.user_of(pool, str(params.get("Username", "")))
+        _moto.check_secret_hash(
+            client, params.get("SecretHash"), str(params.get("Username", "")), user.username
+        )
+        if not user.enabled:
+            raise not_authorized("User is disabled.")
+        details = self._deliver(
+            pool, user, "forgot_password", ("email", "phone_number"), verified_only=True
+        )
+        if details is None:
+            raise CognitoError(
+                "InvalidParameterException",
+                "Cannot reset password for the user as there is no registered/verified email"
+                " or phone_number",
+            )
+        return {"CodeDeliveryDetails": details}
+
+    def confirm_forgot_password(self, params: Params) -> dict[str, Any]:
+        """ConfirmForgotPassword: the code, then the password policy."""
+        pool, client = _moto.pool_by_client(str(params.get("ClientId", "")))
+        user = _moto.user_of(pool, str(params.get("Username", "")))
+        _moto.check_secret_hash(
+            client, params.get("SecretHash"), str(params.get("Username", "")), user.username
+        )
+        password = str(params.get("Password", ""))
+        _moto.idp()._validate_password(pool.id, password)
+        self.codes.check(
+            pool.id, user.username, "forgot_password", str(params.get("ConfirmationCode", ""))
+        )
+        user.password = password
+        if user.status in (_moto.UserStatus.RESET_REQUIRED, _moto.UserStatus.FORCE_CHANGE_PASSWORD):
+            user.status = _moto.UserStatus.CONFIRMED
+        return {}
+
+    # ---- attributes ----
+    def get_user_attribute_verification_code(self, params: Params) -> dict[str, Any]:
+        """GetUserAttributeVerificationCode for email or phone_number."""
+        pool, _client_id, user = self.tokens.access_user(params.get("AccessToken"))
+        name = str(params.get("AttributeName", ""))
+        value = user.attribute_lookup.get(name)
+        if name not in _VERIFIABLE or not value:
+            raise CognitoError("InvalidParameterException", f"Cannot verify attribute {name}.")
+        self.codes.issue(pool.id, user.username, "attribute", value, name)
+        return {"CodeDeliveryDetails": delivery_details(value, name)}
+
+    def verify_user_attribute(self, params: Params) -> dict[str, Any]:
+        """VerifyUserAttribute: marks ``<name>_verified`` on the right code."""
+        pool, _client_id, user = self.tokens.access_user(params.get("AccessToken"))
+        name = str(params.get("AttributeName", ""))
+        self.codes.check(pool.id, user.username, "attribute", str(params.get("Code", "")), name)
+        user.update_attributes([{"Name": f"{name}_verified", "Value": "true"}])
+        return {}
+
+    def update_user_attributes(self, params: Params) -> dict[str, Any]:
+        """UpdateUserAttributes; a changed e-mail/phone becomes unverified and gets a code."""
+        pool, _client_id, user = self.tokens.access_user(params.get("AccessToken"))
+        attributes = list(params.get("UserAttributes") or [])
+        new = {str(a.get("Name")): str(a.get("Value", "")) for a in attributes}
+        if "email" in new:
+            _moto.idp()._verify_email_is_not_used(pool.id, new["email"])
+        changed = [
+            name
+            for name in _VERIFIABLE
+            if name in new and new[name] != user.attribute_lookup.get(name)
+        ]
+        for name in changed:
+            if f"{name}_verified" not in new:
+                attributes.append({"Name": f"{name}_verified", "Value": "false"})
+        user.update_attributes(attributes)
+        details = []
+        for name in changed:
+            self.codes.issue(pool.id, user.username, "attribute", new[name], name)
+            details.append(delivery_details(new[name], name))
+        return {"CodeDeliveryDetailsList": details} if details else {}
+
+    # ---- sessions and users ----
+    def delete_user(self, params: Params) -> dict[str, Any]:
+        """DeleteUser by access token: the user, their tokens and codes go."""
+        pool, _client_id, user = self.tokens.access_user(params.get("AccessToken"))
+        self._forget(pool, user)
+        return {}
+
+    def admin_delete_user(self, params: Params) -> dict[str, Any] | None:
+        """AdminDeleteUser: also revoke the user's tokens (moto keeps them usable)."""
+        pool = _moto.pool_by_id(str(params.get("UserPoolId", "")))
+        user = _moto.user_of(pool, str(params.get("Username", "")))
+        self._forget(pool, user)
+        return {}
+
+    def _forget(self, pool: _moto.CognitoIdpUserPool, user: _moto.CognitoIdpUser) -> None:
+        self.tokens.revoke_user(pool, user.username)
+        self.codes.forget_user(pool.id, user.username)
+        self.auth.totp.pop((pool.id, user.username), None)
+        _moto.idp().admin_delete_user(pool.id, user.username)
+
+    def revoke_token(self, params: Params) -> dict[str, Any]:
+        """RevokeToken: the refresh token and everything issued from it stop working."""
+        pool, client = _moto.pool_by_client(str(params.get("ClientId", "")))
+        if client.generate_secret and not secrets.compare_digest(
+            str(params.get("ClientSecret") or ""), client.secret
+        ):
+            raise not_authorized(f"Unable to verify secret for client {client.id}")
+        token = str(params.get("Token", ""))
+        entry = pool.refresh_tokens.get(token)
+        if entry is not None and entry[0] != client.id:
+            raise CognitoError("UnauthorizedException", "Token does not belong to this client.")
+        self.tokens.revoke_refresh_token(pool, token)
+        return {}
+
+    def global_sign_out(self, params: Params) -> dict[str, Any]:
+        """GlobalSignOut: every refresh token of the user is revoked."""
+        pool, _client_id, user = self.tokens.access_user(params.get("AccessToken"))
+        self.tokens.revoke_user(pool, user.username)
+        return {}
+
+    def admin_user_global_sign_out(self, params: Params) -> dict[str, Any]:
+        """AdminUserGlobalSignOut: as GlobalSignOut, by username."""
+        pool = _moto.pool_by_id(str(params.get("UserPoolId", "")))
+        user = _moto.user_of(pool, str(params.get("Username", "")))
+        self.tokens.revoke_user(pool, user.username)
+        return {}
+
+    def confirm_device(self, params: Params) -> dict[str, Any]:
+        """ConfirmDevice: device tracking is not emulated (no token carries a device key)."""
+        self.tokens.access_user(params.get("AccessToken"))
+        raise CognitoError(
+            "InvalidParameterException",
+            "Device tracking is not supported by the fsm-auth emulator.",
+        )
+
+
+def _temporary_password() -> str:
+    """A temporary password that satisfies the default password policy."""
+    alphabet = string.ascii_letters + string.digits
+    core = "".join(secrets.choice(alphabet) for _ in range(8))
+    return f"{core}Aa1!"
+
+
+def _status(user: _moto.CognitoIdpUser) -> str:
+    return str(getattr(user.status, "value", user.status))

@@ -1,0 +1,177 @@
+"""The provider protocols: what a plugin implements to talk to an identity service.
+
+Providers do the I/O and report what happened; they never change the user state. The client
+turns their outcomes into triggers of the spec. A provider is registered under the entry-point
+group ``fsm_auth.providers`` and built with a :class:`ProviderContext`::
+
+    [project.entry-points."fsm_auth.providers"]
+    myidp = "my_package.provider:MyProvider"     # MyProvider(context) -> a provider
+
+The configuration picks a provider for each role (``user_pool``, ``federated``, ``guest``);
+the built-ins are ``userpool``, ``federated`` and ``guest``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import attrs
+
+from fsm_auth.values import (
+    AWSCredentials,
+    CodeDeliveryDetails,
+    ForgotPasswordResult,
+    SignUpResult,
+)
+
+if TYPE_CHECKING:
+    from fsm_auth.config import AuthConfig
+    from fsm_auth.transport import RetryPolicy, ServiceTransport
+
+__all__ = [
+    "AuthStep",
+    "IdentityPoolProvider",
+    "ProviderContext",
+    "ProviderFactory",
+    "RawTokens",
+    "UserPoolProvider",
+]
+
+
+@attrs.frozen(repr=False)
+class RawTokens:
+    """Tokens as the service answered them, not yet verified."""
+
+    id_token: str
+    access_token: str
+    refresh_token: str | None
+
+    def __repr__(self) -> str:
+        return "RawTokens(...)"
+
+
+@attrs.frozen(repr=False)
+class AuthStep:
+    """One step of a sign-in: either a challenge to answer or the tokens.
+
+    ``username`` is the user name the service knows the user by (``USER_ID_FOR_SRP`` or the
+    challenge's ``USERNAME``), which is what a client secret's hash must be computed for.
+    ``session`` is the service's opaque challenge session; ``parameters`` the challenge's
+    public parameters; ``private`` whatever the provider needs to answer (never shown).
+    """
+
+    challenge: str | None
+    username: str
+    session: str | None = None
+    parameters: Mapping[str, str] = attrs.field(factory=dict)
+    tokens: RawTokens | None = None
+    code_delivery: CodeDeliveryDetails | None = None
+    private: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def __repr__(self) -> str:
+        return f"AuthStep(challenge={self.challenge!r}, username={self.username!r})"
+
+
+@attrs.frozen
+class ProviderContext:
+    """What a provider is built with: the configuration, the clock and service transports."""
+
+    config: AuthConfig
+    clock: Callable[[], float]
+    retry: RetryPolicy
+
+    def transport(self, service: str, region: str, endpoint_url: str | None) -> ServiceTransport:
+        """A transport to ``service`` in ``region`` (unsigned boto3, mapped errors, retries)."""
+        from fsm_auth.transport import ServiceTransport
+
+        return ServiceTransport(service, region, endpoint_url=endpoint_url, retry=self.retry)
+
+
+ProviderFactory = Callable[[ProviderContext], Any]
+"""What an entry point loads: a class or callable that builds a provider from a context."""
+
+
+@runtime_checkable
+class UserPoolProvider(Protocol):
+    """A user directory with sign-up, sign-in challenges and refreshable tokens."""
+
+    def sign_up(
+        self,
+        username: str,
+        password: str,
+        *,
+        attributes: Mapping[str, str] | None,
+        validation_data: Mapping[str, str] | None,
+        client_metadata: Mapping[str, str] | None,
+    ) -> SignUpResult: ...
+
+    def confirm_sign_up(
+        self, username: str, code: str, *, client_metadata: Mapping[str, str] | None
+    ) -> SignUpResult: ...
+
+    def resend_sign_up_code(self, username: str) -> CodeDeliveryDetails: ...
+
+    def start_sign_in(
+        self,
+        username: str,
+        password: str | None,
+        *,
+        flow: str,
+        validation_data: Mapping[str, str] | None,
+        client_metadata: Mapping[str, str] | None,
+    ) -> AuthStep: ...
+
+    def answer_challenge(
+        self,
+        step: AuthStep,
+        answer: str,
+        *,
+        user_attributes: Mapping[str, str] | None,
+        client_metadata: Mapping[str, str] | None,
+    ) -> AuthStep: ...
+
+    def refresh(self, refresh_token: str, username: str) -> RawTokens: ...
+
+    def forgot_password(self, username: str) -> ForgotPasswordResult: ...
+
+    def confirm_forgot_password(self, username: str, new_password: str, code: str) -> None: ...
+
+    def change_password(self, access_token: str, current: str, proposed: str) -> None: ...
+
+    def get_user_attributes(self, access_token: str) -> dict[str, str]: ...
+
+    def update_user_attributes(
+        self, access_token: str, attributes: Mapping[str, str]
+    ) -> list[CodeDeliveryDetails]: ...
+
+    def verify_user_attribute(self, access_token: str, name: str) -> CodeDeliveryDetails: ...
+
+    def confirm_verify_user_attribute(self, access_token: str, name: str, code: str) -> None: ...
+
+    def delete_user(self, access_token: str) -> None: ...
+
+    def global_sign_out(self, access_token: str) -> None: ...
+
+    def revoke_token(self, refresh_token: str) -> None: ...
+
+
+@runtime_checkable
+class IdentityPoolProvider(Protocol):
+    """An identity pool: identity ids and temporary AWS credentials for a set of logins.
+
+    ``logins`` maps a provider name (``accounts.google.com``, ``cognito-idp.<region>.
+    amazonaws.com/<pool>``) to its token; empty for a guest (unauthenticated) identity.
+    """
+
+    def get_identity_id(self, logins: Mapping[str, str], *, identity_id: str | None) -> str: ...
+
+    def get_credentials(
+        self,
+        identity_id: str,
+        logins: Mapping[str, str],
+        *,
+        custom_role_arn: str | None,
+    ) -> tuple[str, AWSCredentials]:
+        """Credentials for ``identity_id``; returns the identity id the service answered with."""
+        ...

@@ -1,0 +1,60 @@
+"""Fixtures for tests that drive ``AuthClient`` against the emulator."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from fsm_auth import AuthClient
+from fsm_auth.emulator import Emulator, FakeClock, Provisioned
+from fsm_auth.session import MemorySessionStore
+
+PASSWORD = "Correct-Horse-9!"
+
+
+@pytest.fixture
+def make_client(
+    aws_config: dict[str, Any], clock: FakeClock
+) -> Iterator[Callable[..., AuthClient]]:
+    """Build clients on the test's pool and clock; all are closed at the end."""
+    made: list[AuthClient] = []
+
+    def make(
+        config: dict[str, Any] | None = None, *, identity_pool: bool = True, **kwargs: Any
+    ) -> AuthClient:
+        config = copy.deepcopy(config or aws_config)
+        if not identity_pool:
+            config.pop("CredentialsProvider", None)
+        kwargs.setdefault("store", MemorySessionStore())
+        client = AuthClient.from_config(config, clock=clock, **kwargs)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def client(make_client: Callable[..., AuthClient]) -> AuthClient:
+    """A client with an in-memory store, on a user pool without an identity pool."""
+    return make_client(identity_pool=False)
+
+
+def sign_up_confirmed(
+    client: AuthClient, emulator: Emulator, username: str, password: str = PASSWORD
+) -> None:
+    """Register and confirm ``username`` through the client, with the emulator's code."""
+    client.sign_up(username, password, attributes={"email": f"{username}@example.com"})
+    client.confirm_sign_up(username, emulator.last_code(username, "sign_up"))
+
+
+@pytest.fixture
+def signed_in(client: AuthClient, emulator: Emulator, pool: Provisioned) -> AuthClient:
+    """``client`` with user ``alice`` signed up, confirmed and signed in."""
+    sign_up_confirmed(client, emulator, "alice")
+    client.sign_in("alice", PASSWORD)
+    return client
