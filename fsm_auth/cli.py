@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from fsm_auth.errors import AuthError
 
@@ -41,8 +42,74 @@ def _diagram(args: argparse.Namespace) -> int:
     return 0
 
 
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    del parser
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from fsm_auth.demo import run_demo
+
+    return run_demo(sys.stdout)
+
+
+def _dev_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=4566, help="port on 127.0.0.1 (default 4566)")
+    parser.add_argument(
+        "--config-out",
+        type=Path,
+        default=Path("awsconfiguration.json"),
+        help="where to write the awsconfiguration.json (default ./awsconfiguration.json)",
+    )
+
+
+def _dev(args: argparse.Namespace) -> int:
+    try:
+        from fsm_auth.emulator import run_dev
+    except ImportError:
+        print("fsm-auth dev needs the emulator: pip install 'fsm-auth[emulator]'", file=sys.stderr)
+        return 2
+    return run_dev(args.port, args.config_out, sys.stdout)
+
+
+def _credentials_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        required=True,
+        help="print the AWS credential_process document (Version 1)",
+    )
+    parser.add_argument(
+        "--config",
+        default="awsconfiguration.json",
+        help="awsconfiguration.json, amplifyconfiguration.json or amplify_outputs.json",
+    )
+    parser.add_argument("--storage-dir", default=None, help="the session store's directory")
+    parser.add_argument("--endpoint-url", default=None, help="override every Cognito endpoint")
+
+
+def _credentials(args: argparse.Namespace) -> int:
+    from fsm_auth._credential_process import run_credentials_command
+
+    return run_credentials_command(args)
+
+
 # name → (help, add arguments, run)
 _COMMANDS: dict[str, tuple[str, _Configure, _Run]] = {
+    "demo": (
+        "the whole life of a user against the embedded local Cognito emulator",
+        _no_arguments,
+        _demo,
+    ),
+    "dev": (
+        "run the local Cognito emulator, provisioned, until Ctrl-C",
+        _dev_arguments,
+        _dev,
+    ),
+    "credentials": (
+        "print AWS credentials for the current session (credential_process)",
+        _credentials_arguments,
+        _credentials,
+    ),
     "diagram": ("print a state diagram of a spec", _diagram_arguments, _diagram),
 }
 

@@ -1,16 +1,23 @@
 """The local Cognito emulator: moto's server on loopback with a fidelity layer in front.
 
-Install with ``fsm-auth[emulator]``. Nothing outside this package imports moto.
+Install with ``fsm-auth[emulator]``. Importing this package does not import moto: the names
+that need it (:class:`Emulator`, :class:`Provisioned`, :func:`run_dev`) load it on first use,
+so a command line may import the package at module level without the extra installed.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._clock import FakeClock
-from ._dev import run_dev
 from ._faults import Fault
-from ._provision import Provisioned
 from ._records import RequestRecord, SentCode
-from ._server import Emulator
+
+if TYPE_CHECKING:
+    from ._dev import run_dev
+    from ._provision import Provisioned
+    from ._server import Emulator
 
 __all__ = [
     "Emulator",
@@ -21,3 +28,14 @@ __all__ = [
     "SentCode",
     "run_dev",
 ]
+
+_LAZY = {"Emulator": "._server", "Provisioned": "._provision", "run_dev": "._dev"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

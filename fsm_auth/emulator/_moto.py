@@ -36,6 +36,8 @@ __all__ = [
     "cognitoidentity_backends",
 ]
 
+# Sign-in time by origin_jti (one sign-in session), for the auth_time claim.
+_AUTH_TIMES: dict[str, int] = {}
 _UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 # Cognito's defaults when a client sets no validity: 60 min access/id, 30 days refresh.
 _DEFAULT_VALIDITY = {
@@ -150,6 +152,11 @@ def patch_pool(
                 k: (v == "true") if k.endswith("_verified") and isinstance(v, str) else v
                 for k, v in extra_data.items()
             }
+        origin = (extra_data or {}).get("origin_jti")
+        if origin:
+            # Refreshed tokens keep the time of the sign-in they descend from, as Cognito's do.
+            auth_time = _AUTH_TIMES.setdefault(str(origin), int(clock()))
+            extra_data = {**(extra_data or {}), "auth_time": auth_time}
         if client is not None:
             expires_in = validity_seconds(
                 client, "AccessToken" if token_use == "access" else "IdToken"
@@ -181,3 +188,44 @@ def ensure_bucket(name: str) -> None:
 
     if name not in s3_backends.bucket_accounts:
         s3_backends[ACCOUNT]["aws"].create_bucket(name, REGION)
+
+
+class _CachedRSAKey:
+    """``jwk.RSAKey`` whose ``import_key`` imports moto's one signing key only once."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self._cache: dict[str, Any] = {}
+
+    def import_key(self, data: Any, *args: Any, **kwargs: Any) -> Any:
+        cache_key = json.dumps(data, sort_keys=True, default=str) + repr((args, kwargs))
+        if cache_key not in self._cache:
+            self._cache[cache_key] = self._real.import_key(data, *args, **kwargs)
+        return self._cache[cache_key]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+class _CachedJwk:
+    """Stands in for ``joserfc.jwk`` inside moto's Cognito models."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self.RSAKey = _CachedRSAKey(real.RSAKey)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def cache_signing_key() -> None:
+    """Make new user pools reuse moto's (fixed) signing key instead of re-importing it.
+
+    Every moto pool imports the same private RSA key, which costs ~120 ms (prime recovery);
+    tests provision a pool each, so the import is done once per process.
+    """
+    import moto.cognitoidp.models as models
+
+    current = getattr(models, "jwk")  # noqa: B009 (not re-exported: mypy needs getattr)
+    if not isinstance(current, _CachedJwk):
+        setattr(models, "jwk", _CachedJwk(current))  # noqa: B010

@@ -100,6 +100,7 @@ class Emulator:
             if self._server is not None:
                 return self
             bind_moto_clock(self._now)
+            _moto.cache_signing_key()
             self._attach_identity_layer()
             server = make_server(
                 self.host, self.port, self._app, threaded=True, request_handler=_QuietHandler
@@ -107,7 +108,10 @@ class Emulator:
             server.fsm_connections = self._connections  # type: ignore[attr-defined]
             self.port = int(server.server_address[1])
             thread = threading.Thread(
-                target=server.serve_forever, name=f"fsm-auth-emulator:{self.port}", daemon=True
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"fsm-auth-emulator:{self.port}",
+                daemon=True,
             )
             self._server, self._thread = server, thread
             thread.start()
@@ -173,7 +177,13 @@ class Emulator:
         with_identity_pool: bool = True,
         bucket: str | None = "fsm-auth-demo",
     ) -> Provisioned:
-        """Create a user pool + app client (+ identity pool, + bucket); fast, in memory."""
+        """Create a user pool + app client (+ identity pool, + bucket); fast, in memory.
+
+        The configuration points at :attr:`url`, so the port must be known: start first
+        (or construct with a fixed port).
+        """
+        if self.port == 0:
+            raise RuntimeError("start the emulator (or give it a port) before provisioning")
         with self._app.lock:
             return provision(
                 self.url,

@@ -44,6 +44,8 @@ class UserPoolLayer:
             "AdminUserGlobalSignOut": self.admin_user_global_sign_out,
             "ConfirmDevice": self.confirm_device,
             "AdminDeleteUser": self.admin_delete_user,
+            "ChangePassword": self.change_password,
+            "SignUp": self.sign_up,
         }
 
     def before(self, operation: str, params: Params) -> dict[str, Any] | None:
@@ -118,7 +120,25 @@ class UserPoolLayer:
             )
         return answer
 
-    # ---- sign-up confirmation ----
+    # ---- sign-up ----
+    def sign_up(self, params: Params) -> None:
+        """SignUp: moto creates the user; the SECRET_HASH is checked here (moto skips it)."""
+        _pool, client = _moto.pool_by_client(str(params.get("ClientId", "")))
+        _moto.check_secret_hash(client, params.get("SecretHash"), str(params.get("Username", "")))
+        return None
+
+    def change_password(self, params: Params) -> dict[str, Any]:
+        """ChangePassword with the real refusal message for a wrong current password."""
+        pool, _client_id, user = self.tokens.access_user(params.get("AccessToken"))
+        if not secrets.compare_digest(
+            str(user.password or ""), str(params.get("PreviousPassword") or "")
+        ):
+            raise not_authorized("Incorrect username or password.")
+        proposed = str(params.get("ProposedPassword") or "")
+        _moto.idp()._validate_password(pool.id, proposed)
+        user.password = proposed
+        return {}
+
     def confirm_sign_up(self, params: Params) -> dict[str, Any]:
         """ConfirmSignUp with the code that was sent."""
         pool, client = _moto.pool_by_client(str(params.get("ClientId", "")))

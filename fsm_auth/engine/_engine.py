@@ -79,7 +79,8 @@ class Engine:
     own listeners run: they run right after the current listener returns.
 
     Guards are looked up by name on ``context``: a bool attribute (or property), or a method
-    taking no arguments and returning a bool. Guards run under the engine's lock, so they must
+    taking no arguments and returning a bool; a guard the context lacks takes the default the
+    spec declares under ``guards`` (none declared: :class:`SpecError`). Guards run under the engine's lock, so they must
     not call back into this engine.
     """
 
@@ -92,7 +93,11 @@ class Engine:
     ) -> None:
         self._spec = Spec.load(spec)
         self._context = context
-        missing = [g for g in self._spec.guards if not _provides(context, g)]
+        missing = [
+            g
+            for g in self._spec.guards
+            if g not in self._spec.guard_defaults and not _provides(context, g)
+        ]
         if missing:
             raise SpecError(
                 f"{self._spec.source or f'spec {self._spec.name!r}'}: guard(s) "
@@ -135,6 +140,15 @@ class Engine:
 
     def _guard(self, name: str) -> Callable[..., bool]:
         context = self._context
+        if not _provides(context, name):
+            # Not in the context: the spec's declared default (checked in __init__).
+            default = self._spec.guard_defaults[name]
+
+            def constant(*_args: object, **_kwargs: object) -> bool:
+                return default
+
+            constant.__name__ = constant.__qualname__ = name
+            return constant
 
         def check(*_args: object, **_kwargs: object) -> bool:
             value = getattr(context, name)
@@ -223,7 +237,9 @@ class Engine:
 
         ``callback(old_state, trigger, new_state)``, or with ``event_data=True``
         ``callback(old_state, trigger, new_state, event_data)`` where ``event_data`` is a
-        read-only mapping of the keyword arguments given to :meth:`fire`.
+        read-only mapping of the keyword arguments given to :meth:`fire`. The listeners
+        registered when a notification is delivered are the ones called, so none is called
+        after its unsubscribe returns (unless that notification is being delivered already).
         """
         subscription = _Subscription(callback, event_data)
         with self._lock:

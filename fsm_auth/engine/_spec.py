@@ -19,7 +19,7 @@ from fsm_auth.errors import SpecError
 __all__ = ["Spec", "Transition", "shipped_spec_names", "shipped_specs_dir"]
 
 _TOP_KEYS = frozenset(
-    {"name", "initial", "states", "transitions", "description", "allow_unreachable"}
+    {"name", "initial", "states", "transitions", "description", "allow_unreachable", "guards"}
 )
 _STATE_KEYS = frozenset({"name", "description"})
 _TRANSITION_KEYS = frozenset({"trigger", "source", "dest", "conditions", "unless", "description"})
@@ -68,6 +68,7 @@ class Spec:
     description: str | None = None
     source: Path | None = None
     allow_unreachable: tuple[str, ...] = ()
+    guard_defaults: Mapping[str, bool] = attrs.field(factory=dict, hash=False)
     _state_info: Mapping[str, Mapping[str, Any]] = attrs.field(
         factory=dict, hash=False, repr=False, alias="state_info"
     )
@@ -139,6 +140,8 @@ class Spec:
             mapping["description"] = self.description
         if self.allow_unreachable:
             mapping["allow_unreachable"] = list(self.allow_unreachable)
+        if self.guard_defaults:
+            mapping["guards"] = {name: {"default": v} for name, v in self.guard_defaults.items()}
         mapping["states"] = [{"name": s, **self._state_info.get(s, {})} for s in self.states]
         transitions: list[dict[str, Any]] = []
         for t in self.transitions:
@@ -268,6 +271,7 @@ def _build(data: Any, label: str, path: Path | None) -> Spec:
         if state not in states:
             raise SpecError(f"{label}: allow_unreachable names undeclared state {state!r}")
     _check_reachability(initial, states, transitions, allow_unreachable, label)
+    guard_defaults = _parse_guards(data.get("guards", {}), transitions, label)
     return Spec(
         name=name,
         initial=initial,
@@ -276,8 +280,34 @@ def _build(data: Any, label: str, path: Path | None) -> Spec:
         description=description,
         source=path,
         allow_unreachable=allow_unreachable,
+        guard_defaults=MappingProxyType(guard_defaults),
         state_info=MappingProxyType(state_info),
     )
+
+
+def _parse_guards(
+    data: Any, transitions: tuple[Transition, ...], label: str
+) -> dict[str, bool]:
+    """The ``guards`` section: ``name: {default: bool, description: text}`` (or ``name: bool``).
+
+    A declared default is used when the engine's context does not provide the guard, so a spec
+    with guards still runs on its own (``Engine(spec)``), e.g. to draw or explore it.
+    """
+    if not isinstance(data, Mapping):
+        raise SpecError(f"{label}: 'guards' must be a mapping of guard name to its declaration")
+    used = {g for t in transitions for g in (*t.conditions, *t.unless)}
+    defaults: dict[str, bool] = {}
+    for name, entry in data.items():
+        if name not in used:
+            raise SpecError(f"{label}: guard {name!r} is declared but no transition uses it")
+        if isinstance(entry, Mapping):
+            _check_keys(entry, frozenset({"default", "description"}), label, f"guard {name!r}")
+            _optional_text(entry.get("description"), label, f"guard {name!r}'s description")
+            entry = entry.get("default")
+        if not isinstance(entry, bool):
+            raise SpecError(f"{label}: guard {name!r} needs a boolean default")
+        defaults[name] = entry
+    return defaults
 
 
 def _optional_text(value: Any, label: str, what: str) -> str | None:

@@ -14,8 +14,6 @@ import hashlib
 import os
 
 import attrs
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 __all__ = [
     "KEY_BYTES",
@@ -55,6 +53,8 @@ class Envelope:
 
 def new_key() -> bytes:
     """Return a fresh random 256-bit AES key."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     return AESGCM.generate_key(bit_length=KEY_BYTES * 8)
 
 
@@ -67,6 +67,8 @@ def seal(key: bytes, plaintext: bytes, digest: bytes) -> bytes:
     """Encrypt ``plaintext`` for the configuration ``digest`` with a fresh random nonce."""
     header = MAGIC + bytes([SCHEMA_VERSION]) + digest
     nonce = os.urandom(_NONCE_BYTES)
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     return header + nonce + AESGCM(key).encrypt(nonce, plaintext, header)
 
 
@@ -96,6 +98,9 @@ def parse_envelope(blob: bytes) -> Envelope:
 
 def open_envelope(key: bytes, envelope: Envelope) -> bytes:
     """Authenticate and decrypt; raise :class:`EnvelopeError` if the tag does not verify."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     try:
         return AESGCM(key).decrypt(envelope.nonce, envelope.ciphertext, envelope.associated_data)
     except InvalidTag:

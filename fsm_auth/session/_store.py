@@ -17,9 +17,6 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-import filelock
-import platformdirs
-
 from ..errors import SessionStoreError
 from ._crypto import EnvelopeError, config_digest, open_envelope, parse_envelope, seal
 from ._keys import (
@@ -134,6 +131,8 @@ class _DirectoryLock:
         self.threads = threading.RLock()
         # thread_local=False: the RLock already keeps other threads out, and the file lock's own
         # counter must be shared so that nesting in one thread is reentrant.
+        import filelock  # on first use: keeps `import fsm_auth` cheap
+
         self.file = filelock.FileLock(lock_path, mode=0o600, thread_local=False)
 
 
@@ -197,6 +196,8 @@ class FileSessionStore:
         use_keyring: bool | None = None,
     ) -> None:
         if directory is None:
+            import platformdirs
+
             directory = platformdirs.user_data_dir("fsm-auth", appauthor=False)
         self._directory = Path(os.path.abspath(os.fspath(directory)))
         self._session_path = self._directory / _SESSION_FILE

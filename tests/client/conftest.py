@@ -58,3 +58,33 @@ def signed_in(client: AuthClient, emulator: Emulator, pool: Provisioned) -> Auth
     sign_up_confirmed(client, emulator, "alice")
     client.sign_in("alice", PASSWORD)
     return client
+
+
+def wrong_code(code: str) -> str:
+    """A six-digit code that is certainly not ``code``."""
+    return "000000" if code != "000000" else "111111"
+
+
+def pool_client(
+    make_client: Callable[..., AuthClient], pool: Provisioned, flow: str = "USER_SRP_AUTH"
+) -> AuthClient:
+    """A client (no identity pool) on another provisioned ``pool``, signing in with ``flow``."""
+    return make_client(pool.aws_configuration(flow), identity_pool=False)
+
+
+@pytest.fixture(scope="session")
+def admin_idp(emulator: Emulator) -> Any:
+    """A boto3 ``cognito-idp`` client on the emulator (admin calls and raw checks)."""
+    return emulator.admin_client()
+
+
+@pytest.fixture
+def secret_pool(emulator: Emulator) -> Provisioned:
+    """A user pool whose app client has a client secret."""
+    return emulator.provision(client_secret=True, with_identity_pool=False, bucket=None)
+
+
+@pytest.fixture
+def mfa_pool(emulator: Emulator) -> Provisioned:
+    """A user pool with optional MFA (SMS and TOTP)."""
+    return emulator.provision(mfa="OPTIONAL", with_identity_pool=False, bucket=None)

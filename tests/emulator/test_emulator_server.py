@@ -180,3 +180,22 @@ def test_unsigned_client_without_retries_is_used_for_faults(emulator: Emulator) 
         config=Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1}),
     )
     assert client.meta.config.retries["total_max_attempts"] == 1
+
+
+def test_importing_the_package_does_not_import_moto() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, fsm_auth, fsm_auth.emulator\n"
+        "from fsm_auth.emulator import FakeClock, Fault, SentCode\n"
+        "assert 'moto' not in sys.modules, 'moto imported'\n"
+        "from fsm_auth.emulator import Emulator\n"
+        "assert 'moto' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_provision_needs_a_known_port() -> None:
+    with pytest.raises(RuntimeError, match="start the emulator"):
+        Emulator().provision()

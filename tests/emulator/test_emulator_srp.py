@@ -114,3 +114,28 @@ def test_auth_flow_must_be_enabled_for_the_client(
             AuthFlow="USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": "ivan", "PASSWORD": "Passw0rd!"},
         )
+
+
+def test_sign_up_with_secret_needs_secret_hash(emulator: Emulator, idp: Any) -> None:
+    pool = emulator.provision(client_secret=True, with_identity_pool=False, bucket=None)
+    with pytest.raises(idp.exceptions.NotAuthorizedException, match="secret hash"):
+        idp.sign_up(ClientId=pool.client_id, Username="nohash", Password="Passw0rd!")
+
+
+def test_change_password_checks_the_current_one(
+    idp: Any, pool: Provisioned, tokens: dict[str, Any], user: str, password_sign_in: Any
+) -> None:
+    with pytest.raises(
+        idp.exceptions.NotAuthorizedException, match=r"Incorrect username or password\."
+    ):
+        idp.change_password(
+            AccessToken=tokens["AccessToken"],
+            PreviousPassword="Wr0ngPassword!",
+            ProposedPassword="N3wPassw0rd!",
+        )
+    idp.change_password(
+        AccessToken=tokens["AccessToken"],
+        PreviousPassword="Passw0rd!",
+        ProposedPassword="N3wPassw0rd!",
+    )
+    assert _srp(idp, pool, user, "N3wPassw0rd!").authenticate_user()["AuthenticationResult"]

@@ -173,3 +173,15 @@ def test_id_token_carries_attributes_like_the_real_service(
     assert claims["email_verified"] is True
     assert claims["aud"] == pool.client_id
     assert _claims(tokens["AccessToken"])["client_id"] == pool.client_id
+
+
+def test_refreshed_tokens_keep_auth_time(
+    idp: Any, pool: Provisioned, tokens: dict[str, Any], clock: FakeClock
+) -> None:
+    signed_in = _claims(tokens["AccessToken"])
+    clock.advance(600)
+    fresh = _refresh(idp, pool, tokens["RefreshToken"])
+    for token in (fresh["AccessToken"], fresh["IdToken"]):
+        claims = _claims(token)
+        assert claims["auth_time"] == signed_in["auth_time"]
+        assert claims["iat"] >= signed_in["iat"] + 600

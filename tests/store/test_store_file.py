@@ -430,3 +430,33 @@ def test_default_directory_is_the_platform_user_data_dir(
     store.save({"n": 1})
     assert store.load() == {"n": 1}
     assert mode(tmp_path / "xdg" / "fsm-auth") == 0o700
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="uses fork and RLIMIT_FSIZE")
+def test_write_failure_midway_keeps_the_old_session(make_store: MakeStore, store_dir: Path) -> None:
+    """A write that fails part-way (here: the file size limit, as a full disk would) raises
+    SessionStoreError naming the file, leaves the old session whole and no temp file behind."""
+    import resource
+    import signal
+
+    store = make_store()
+    store.save({"n": 1})
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit code
+        code = 1
+        try:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a kill
+            resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+            with pytest.raises(SessionStoreError) as raised:
+                store.save({"n": 2, "pad": "x" * 100_000})
+            assert str(store_dir / "session.bin") in str(raised.value)
+            assert "File too large" in str(raised.value)
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the child did not see SessionStoreError"
+    assert store.load() == {"n": 1}
+    assert not list(store_dir.glob(".*.tmp"))

@@ -20,7 +20,7 @@ import pytest
 from fsm_auth.session._store import FileSessionStore
 
 HOLD_SECONDS = 0.5
-KILL_ROUNDS = 60
+KILL_ROUNDS = 40
 
 _HOLDER = """
 import sys, time

@@ -1,0 +1,126 @@
+"""``fsm-auth credentials``: the session's AWS credentials for an AWS CLI or SDK profile.
+
+With ``--json`` it prints the document of AWS's ``credential_process`` protocol, so that a
+profile such as::
+
+    [profile app-user]
+    credential_process = fsm-auth credentials --json --config /path/awsconfiguration.json
+
+uses the signed-in user's credentials (or the guest's, when guest access is on). It restores
+the stored session, never waits for a sign-in, and exits 1 with a one-line error (never a
+secret) when there are no credentials to give. Without ``--json`` it prints a summary with no
+secret in it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, TextIO
+
+from fsm_auth.errors import AuthError
+from fsm_auth.values import AWSCredentials
+
+__all__ = [
+    "CONFIG_ENV",
+    "add_credentials_arguments",
+    "credential_process_document",
+    "run_credentials",
+    "run_credentials_command",
+]
+
+CONFIG_ENV = "FSM_AUTH_CONFIG"
+"""The environment variable naming the configuration file when ``--config`` is not given."""
+
+_DEFAULT_CONFIG = "awsconfiguration.json"
+
+
+def credential_process_document(credentials: AWSCredentials) -> dict[str, Any]:
+    """The ``credential_process`` document (Version 1) for ``credentials``."""
+    return {
+        "Version": 1,
+        "AccessKeyId": credentials.access_key_id,
+        "SecretAccessKey": credentials.secret_access_key,
+        "SessionToken": credentials.session_token,
+        "Expiration": credentials.expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def add_credentials_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``fsm-auth credentials``."""
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the credential_process document (Version 1) with the secret values",
+    )
+    parser.add_argument(
+        "--config",
+        default=None,
+        help=f"the client configuration file (default: ${CONFIG_ENV}, else ./{_DEFAULT_CONFIG})",
+    )
+    parser.add_argument(
+        "--storage-dir",
+        default=None,
+        help="where the session is stored (default: the platform's user data directory)",
+    )
+    parser.add_argument(
+        "--endpoint-url", default=None, help="override every Cognito endpoint of the config"
+    )
+
+
+def run_credentials_command(args: argparse.Namespace) -> int:
+    """Run ``fsm-auth credentials`` with parsed ``args``; prints to stdout and stderr."""
+    return run_credentials(
+        config=args.config,
+        storage_dir=args.storage_dir,
+        endpoint_url=getattr(args, "endpoint_url", None),
+        as_json=bool(args.json),
+        out=sys.stdout,
+        err=sys.stderr,
+    )
+
+
+def run_credentials(
+    *,
+    config: str | os.PathLike[str] | None,
+    storage_dir: str | os.PathLike[str] | None,
+    out: TextIO,
+    err: TextIO,
+    as_json: bool = True,
+    endpoint_url: str | None = None,
+) -> int:
+    """Print the stored session's AWS credentials to ``out``; returns the exit code.
+
+    Restores the session (``initialize()``), asks for credentials without waiting for a
+    sign-in, and on failure writes one line to ``err`` and returns 1.
+    """
+    from fsm_auth.client import AuthClient
+
+    source = config or os.environ.get(CONFIG_ENV) or _DEFAULT_CONFIG
+    try:
+        with AuthClient.from_config(
+            source,
+            storage_dir=os.fspath(storage_dir) if storage_dir is not None else None,
+            endpoint_url=endpoint_url,
+        ) as client:
+            client.initialize()
+            credentials = client.get_aws_credentials(wait=False)
+            identity_id = client.get_identity_id() if not as_json else None
+            state = client.current_user_state
+    except AuthError as exc:
+        # AuthError texts are scrubbed of secrets; keep it to one line for the calling SDK.
+        message = " ".join(str(exc).split())
+        err.write(f"fsm-auth credentials: error: {type(exc).__name__}: {message}\n")
+        return 1
+    if as_json:
+        out.write(json.dumps(credential_process_document(credentials)) + "\n")
+    else:
+        out.write(
+            f"state: {state}\nidentity id: {identity_id}\n"
+            f"access key id: {credentials.access_key_id[:4]}…\n"
+            f"expires: {credentials.expiration.isoformat()}\n"
+        )
+    out.flush()
+    return 0

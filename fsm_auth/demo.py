@@ -1,0 +1,124 @@
+"""``fsm-auth demo``: the whole life of a user against the embedded local Cognito emulator.
+
+Guest credentials, sign-up with the code the emulator "sends", SRP sign-in, verified token
+claims, the signed-in user's AWS credentials used on the emulator's S3, a token refresh, going
+offline, a restart that restores the session with the emulator offline, and sign-out. Every
+user-state change is printed as it happens. Time is moved forward with a fake clock shared by
+the emulator and the client, so the refresh happens at once instead of in an hour.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import TextIO
+
+from fsm_auth.errors import NetworkError
+from fsm_auth.values import UserState
+
+__all__ = ["run_demo"]
+
+_USER = "demo-user"
+_PASSWORD = "Demo-Passw0rd!"
+
+
+def run_demo(out: TextIO) -> int:
+    """Run the demo, printing to ``out``; returns the exit code (0 when every step worked)."""
+    try:
+        from fsm_auth.emulator import Emulator, FakeClock
+    except ImportError:
+        out.write("fsm-auth demo needs the emulator: pip install 'fsm-auth[emulator]'\n")
+        return 2
+    from fsm_auth.client import AuthClient
+
+    def say(text: str) -> None:
+        out.write(text + "\n")
+        out.flush()
+
+    def on_change(state: UserState, info: Mapping[str, str]) -> None:
+        details = f" {dict(info)}" if info else ""
+        say(f"    [user state] -> {state.value}{details}")
+
+    clock = FakeClock()
+    with Emulator(clock=clock) as emulator, tempfile.TemporaryDirectory() as storage:
+        pool = emulator.provision(bucket="fsm-auth-demo")
+        config = pool.aws_configuration()
+        say(f"Local Cognito emulator on {emulator.url}")
+        say(f"  user pool {pool.user_pool_id}, identity pool {pool.identity_pool_id}")
+
+        client = AuthClient.from_config(config, storage_dir=storage, clock=clock)
+        client.add_user_state_listener(on_change)
+        say(f"\n1. initialize() (no network call): {client.initialize().value}")
+
+        say("\n2. Guest access: AWS credentials for the unauthenticated role")
+        guest = client.get_aws_credentials()
+        say(f"    identity id {client.get_identity_id()}")
+        say(f"    credentials {guest!r}")
+
+        say(f"\n3. sign_up({_USER!r}) and confirm with the code the emulator sent")
+        signed_up = client.sign_up(_USER, _PASSWORD, attributes={"email": "demo@example.com"})
+        delivery = signed_up.code_delivery
+        where = f"{delivery.delivery_medium} to {delivery.destination}" if delivery else "?"
+        say(f"    confirmed={signed_up.confirmed}; code sent by {where}")
+        client.confirm_sign_up(_USER, emulator.last_code(_USER, "sign_up"))
+        say("    confirmed")
+
+        say("\n4. sign_in() with SRP: the password never leaves the process")
+        result = client.sign_in(_USER, _PASSWORD)
+        say(f"    sign-in state {result.state.value}")
+        tokens = client.get_tokens()
+        claims = tokens.id_claims
+        say(
+            f"    verified id token: sub={claims.get('sub')} email={claims.get('email')} "
+            f"token_use={claims.get('token_use')}"
+        )
+        say(f"    tokens {tokens!r}")
+
+        say("\n5. The user's AWS credentials, used on the emulator's S3 through boto3")
+        s3 = client.boto3_session().client("s3", endpoint_url=emulator.url)
+        key = f"users/{client.get_identity_id()}/hello.txt"
+        s3.put_object(Bucket=pool.bucket, Key=key, Body=b"hello from fsm-auth")
+        listed = s3.list_objects_v2(Bucket=pool.bucket).get("Contents", [])
+        say(f"    put s3://{pool.bucket}/{key}; the bucket holds {len(listed)} object(s)")
+
+        say("\n6. An hour later: get_tokens() refreshes with the refresh token")
+        before = emulator.count("InitiateAuth")
+        clock.advance(3600)
+        refreshed = client.get_tokens()
+        say(
+            f"    new expiry {_when(refreshed.expiration)}; "
+            f"{emulator.count('InitiateAuth') - before} refresh request(s)"
+        )
+        s3.list_objects_v2(Bucket=pool.bucket)
+        say("    S3 still works: the boto3 session's credentials refreshed themselves")
+
+        say("\n7. Offline: the emulator stops")
+        emulator.stop()
+        cached = client.get_tokens()
+        say(f"    get_tokens() still serves the cached tokens (expire {_when(cached.expiration)})")
+        try:
+            client.get_user_attributes()
+        except NetworkError as exc:
+            say(f"    a call that needs the network raises NetworkError: {exc.message[:60]}...")
+        say(f"    user state unchanged: {client.current_user_state.value}")
+
+        say("\n8. Restart: a new client on the same storage restores the session, still offline")
+        client.close()
+        restarted = AuthClient.from_config(config, storage_dir=storage, clock=clock)
+        restarted.add_user_state_listener(on_change)
+        say(f"    initialize() -> {restarted.initialize().value} as {restarted.username}")
+        say(f"    tokens served offline, expire {_when(restarted.get_tokens().expiration)}")
+
+        say("\n9. Back online: sign out (revoking the refresh token)")
+        emulator.start()
+        restarted.sign_out()
+        say(f"    final state {restarted.current_user_state.value}")
+        restarted.close()
+    say("\nDemo finished.")
+    return 0
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
