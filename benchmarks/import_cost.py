@@ -49,7 +49,9 @@ def main() -> None:
     for name, (seconds, mib, boto) in results.items():
         print(f"{name:10s} {seconds * 1000:8.1f} ms  {mib:6.1f} MiB  boto3 imported: {boto}")
     ours, peer = results["fsm_auth"], results["pycognito"]
-    print(f"ratio: import fsm_auth is {peer[0] / ours[0]:.1f}x faster than pycognito (target >= 4x)")
+    print(
+        f"ratio: import fsm_auth is {peer[0] / ours[0]:.1f}x faster than pycognito (target >= 4x)"
+    )
     print(f"ratio: import fsm_auth uses {peer[1] / max(ours[1], 0.1):.1f}x less memory")
 
 

@@ -32,10 +32,10 @@ from fsm_auth.errors import (
     SpecError,
     TooManyRequestsError,
     UnableToSignInError,
+    UsernameExistsError,
     UserNotConfirmedError,
     UserNotFoundError,
     UserPoolNotConfiguredError,
-    UsernameExistsError,
 )
 from fsm_auth.values import (
     AWSCredentials,

@@ -151,4 +151,3 @@ class SignInFlow:
 
 def _trigger_for(challenge: str) -> str:
     return f"challenge_{challenge.lower()}"
-

@@ -11,6 +11,7 @@ while a listener runs, or during a network call, so listeners may call back into
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -122,7 +123,9 @@ class AuthClient:
         self._store = store
         self._clock = clock or time.time
         self._min_validity = min_validity
-        self._context = ProviderContext(config=config, clock=self._clock, retry=retry or RetryPolicy())
+        self._context = ProviderContext(
+            config=config, clock=self._clock, retry=retry or RetryPolicy()
+        )
         self._lock = threading.RLock()
         self._init_lock = threading.Lock()
         self._wait = threading.Condition()
@@ -482,10 +485,9 @@ class AuthClient:
             username = self._username
         logger.info("The user pool refused the refresh token (%s); sign-in needed", exc.code)
         self._persist()
-        try:
+        # No longer signed in (signed out meanwhile): nothing to invalidate.
+        with contextlib.suppress(IllegalTransitionError):
             self._engine.fire("user_pool_token_refused", username=username)
-        except IllegalTransitionError:
-            pass  # no longer signed in: nothing to invalidate
 
     def _wait_for_sign_in(self, wait: bool, deadline: float | None) -> None:
         state = self._engine.state
@@ -721,10 +723,9 @@ class AuthClient:
         GuestAccessNotAllowedError, leaving the state as it was)."""
         identity.use_guest()
         identity.get_credentials()
-        try:
+        # Signed in meanwhile: the caller's next round serves the user's credentials.
+        with contextlib.suppress(IllegalTransitionError):
             self._engine.fire("guest_credentials_obtained")
-        except IllegalTransitionError:
-            pass  # signed in meanwhile: the next loop round serves the user's credentials
 
     def _credentials_refused(self, exc: AuthError) -> None:
         """The identity pool refused the logins of a signed-in user."""
@@ -733,10 +734,8 @@ class AuthClient:
         if self._method == "federated":
             provider = (self._federation or {}).get("provider")
             logger.info("The identity pool refused the %s token (%s)", provider, exc.code)
-            try:
+            with contextlib.suppress(IllegalTransitionError):
                 self._engine.fire("federated_token_refused", provider=provider)
-            except IllegalTransitionError:
-                pass
 
     def boto3_session(self, *, region_name: str | None = None) -> boto3.Session:
         """A ``boto3.Session`` whose credentials come from this client and refresh themselves."""

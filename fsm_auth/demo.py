@@ -121,4 +121,3 @@ def run_demo(out: TextIO) -> int:
 
 def _when(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-

@@ -80,7 +80,9 @@ class ServiceTransport:
         self._client_lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"ServiceTransport({self.service!r}, {self.region!r}, endpoint={self.endpoint_url!r})"
+        return (
+            f"ServiceTransport({self.service!r}, {self.region!r}, endpoint={self.endpoint_url!r})"
+        )
 
     @property
     def client(self) -> Any:

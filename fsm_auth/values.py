@@ -167,6 +167,8 @@ class AWSCredentials:
 
     def __repr__(self) -> str:
         masked = self.access_key_id[:4] + "…" if self.access_key_id else ""
-        return f"AWSCredentials(access_key_id={masked!r}, expiration={self.expiration.isoformat()!r})"
+        return (
+            f"AWSCredentials(access_key_id={masked!r}, expiration={self.expiration.isoformat()!r})"
+        )
 
     __str__ = __repr__

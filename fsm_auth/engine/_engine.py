@@ -80,8 +80,8 @@ class Engine:
 
     Guards are looked up by name on ``context``: a bool attribute (or property), or a method
     taking no arguments and returning a bool; a guard the context lacks takes the default the
-    spec declares under ``guards`` (none declared: :class:`SpecError`). Guards run under the engine's lock, so they must
-    not call back into this engine.
+    spec declares under ``guards`` (none declared: :class:`SpecError`). Guards run under the
+    engine's lock, so they must not call back into this engine.
     """
 
     def __init__(

@@ -285,9 +285,7 @@ def _build(data: Any, label: str, path: Path | None) -> Spec:
     )
 
 
-def _parse_guards(
-    data: Any, transitions: tuple[Transition, ...], label: str
-) -> dict[str, bool]:
+def _parse_guards(data: Any, transitions: tuple[Transition, ...], label: str) -> dict[str, bool]:
     """The ``guards`` section: ``name: {default: bool, description: text}`` (or ``name: bool``).
 
     A declared default is used when the engine's context does not provide the guard, so a spec
