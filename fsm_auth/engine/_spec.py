@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import os
 import re
@@ -11,7 +12,6 @@ from types import MappingProxyType
 from typing import Any
 
 import attrs
-import yaml
 
 import fsm_auth
 from fsm_auth.errors import SpecError
@@ -107,7 +107,11 @@ class Spec:
                 f"spec name, got {type(source).__name__}"
             )
         path = _resolve_path(source)
-        return _build(_read_yaml(path), str(path), path)
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            stamp = -1  # _read_yaml reports the missing or unreadable file
+        return _load_file(path, stamp)
 
     @property
     def triggers(self) -> tuple[str, ...]:
@@ -193,36 +197,51 @@ def _resolve_path(source: str | os.PathLike[str]) -> Path:
     return Path(source)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that refuses duplicate mapping keys instead of keeping the last one."""
+@functools.cache
+def _unique_key_loader() -> type[Any]:
+    """A safe YAML loader that refuses duplicate mapping keys instead of keeping the last one.
+
+    Built on first use: PyYAML is imported only when a spec file is read.
+    """
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        pass
+
+    def construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        loader.flatten_mapping(node)
+        seen: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen[key] = loader.construct_object(value_node, deep=True)
+        return seen
+
+    UniqueKeyLoader.add_constructor(
+        yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_unique_mapping
+    )
+    return UniqueKeyLoader
 
 
-def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    seen: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        seen[key] = loader.construct_object(value_node, deep=True)
-    return seen
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_unique_mapping,
-)
+@functools.lru_cache(maxsize=64)
+def _load_file(path: Path, stamp: int) -> Spec:
+    """A spec file, parsed and validated once per version (``stamp``: its mtime)."""
+    del stamp  # part of the cache key only: an edited file is read again
+    return _build(_read_yaml(path), str(path), path)
 
 
 def _read_yaml(path: Path) -> Any:
+    import yaml
+
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(f"{path}: cannot read spec ({exc.strerror or exc})") from None
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+        return yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         raise SpecError(f"{path}: invalid YAML: {exc}") from None
 

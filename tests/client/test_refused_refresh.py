@@ -1,0 +1,199 @@
+"""A refresh the server refuses: the state change, its listener info and the ways out."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from fsm_auth import AuthClient, NotSignedInError, Tokens, UnableToSignInError, UserState
+from fsm_auth.emulator import Emulator, FakeClock, Provisioned
+
+from .conftest import PASSWORD
+
+INVALID = UserState.SIGNED_OUT_USER_POOLS_TOKEN_INVALID
+
+Event = tuple[UserState, dict[str, str]]
+
+
+class _Recorder:
+    """A user-state listener that records every call."""
+
+    def __init__(self) -> None:
+        self.calls: list[Event] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, state: UserState, info: Mapping[str, str]) -> None:
+        with self._lock:
+            self.calls.append((state, dict(info)))
+
+
+class _Call(threading.Thread):
+    """``client.get_tokens(**kwargs)`` in a thread, keeping its result or exception."""
+
+    def __init__(self, client: AuthClient, **kwargs: Any) -> None:
+        super().__init__(daemon=True)
+        self.client, self.kwargs = client, kwargs
+        self.result: Tokens | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = self.client.get_tokens(**self.kwargs)
+        except BaseException as exc:  # noqa: BLE001 -- examined by the test
+            self.error = exc
+
+
+def _until(condition: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.005)
+
+
+def _revoke_and_expire(
+    client: AuthClient, admin_idp: Any, pool: Provisioned, clock: FakeClock
+) -> Tokens:
+    old = client.get_tokens()
+    admin_idp.admin_user_global_sign_out(UserPoolId=pool.user_pool_id, Username="alice")
+    clock.advance(3600)
+    return old
+
+
+def test_refusal_moves_to_token_invalid_and_tells_listeners_once(
+    signed_in: AuthClient,
+    emulator: Emulator,
+    admin_idp: Any,
+    pool: Provisioned,
+    clock: FakeClock,
+) -> None:
+    recorder = _Recorder()
+    signed_in.add_user_state_listener(recorder)
+    _revoke_and_expire(signed_in, admin_idp, pool, clock)
+    emulator.reset_requests()
+    started = time.monotonic()
+    with pytest.raises(UnableToSignInError):
+        signed_in.get_tokens(wait=False)
+    assert time.monotonic() - started < 1.0
+    assert signed_in.current_user_state is INVALID
+    assert not signed_in.is_signed_in
+    assert signed_in.username == "alice"
+    assert recorder.calls == [(INVALID, {"username": "alice"})]
+    assert emulator.count("InitiateAuth") == 1
+    # Later calls in that state: refused at once, no further request, no further event.
+    for _ in range(3):
+        with pytest.raises(UnableToSignInError):
+            signed_in.get_tokens(wait=False)
+    with pytest.raises(UnableToSignInError):
+        signed_in.get_tokens(timeout=0.05)
+    assert emulator.count("InitiateAuth") == 1
+    assert recorder.calls == [(INVALID, {"username": "alice"})]
+
+
+def test_a_sign_in_from_another_thread_releases_the_waiting_call(
+    signed_in: AuthClient, admin_idp: Any, pool: Provisioned, clock: FakeClock
+) -> None:
+    old = _revoke_and_expire(signed_in, admin_idp, pool, clock)
+    waiter = _Call(signed_in, timeout=10)
+    waiter.start()  # discovers the refusal itself, then waits
+    _until(lambda: signed_in.current_user_state is INVALID)
+    time.sleep(0.02)
+    assert waiter.is_alive()
+    signed_in.sign_in("alice", PASSWORD)
+    waiter.join(5)
+    assert not waiter.is_alive(), "get_tokens() still waiting after the sign-in"
+    assert waiter.error is None, repr(waiter.error)
+    assert waiter.result is not None
+    assert waiter.result.access_token != old.access_token
+    assert waiter.result.refresh_token != old.refresh_token
+    assert waiter.result.access_token == signed_in.get_tokens().access_token
+    assert signed_in.current_user_state is UserState.SIGNED_IN
+
+
+def test_a_sign_in_from_inside_the_listener_releases_the_waiting_call(
+    signed_in: AuthClient, admin_idp: Any, pool: Provisioned, clock: FakeClock
+) -> None:
+    recorder = _Recorder()
+    old = _revoke_and_expire(signed_in, admin_idp, pool, clock)
+
+    def sign_in_again(state: UserState, info: Mapping[str, str]) -> None:
+        recorder(state, info)
+        if state is INVALID:  # as in the seed's example: prompt the user, sign in again
+            signed_in.sign_in(info["username"], PASSWORD)
+
+    signed_in.add_user_state_listener(sign_in_again)
+    call = _Call(signed_in, timeout=10)
+    call.start()
+    call.join(8)
+    assert not call.is_alive(), "deadlock: get_tokens() never returned"
+    assert call.error is None, repr(call.error)
+    assert call.result is not None
+    assert call.result.access_token != old.access_token
+    assert signed_in.current_user_state is UserState.SIGNED_IN
+    assert recorder.calls == [(INVALID, {"username": "alice"}), (UserState.SIGNED_IN, {"username": "alice"})]
+
+
+def test_release_sign_in_wait_ends_the_wait(
+    signed_in: AuthClient, admin_idp: Any, pool: Provisioned, clock: FakeClock
+) -> None:
+    _revoke_and_expire(signed_in, admin_idp, pool, clock)
+    waiter = _Call(signed_in, timeout=5)
+    started = time.monotonic()
+    waiter.start()
+    _until(lambda: signed_in.current_user_state is INVALID)
+    # Release until the waiter is out: a release before it starts waiting does not count.
+    while waiter.is_alive() and time.monotonic() - started < 4:
+        signed_in.release_sign_in_wait()
+        waiter.join(0.02)
+    assert not waiter.is_alive()
+    assert isinstance(waiter.error, UnableToSignInError)
+    assert "released" in str(waiter.error)
+    assert time.monotonic() - started < 2
+    assert signed_in.current_user_state is INVALID
+
+
+def test_timeout_ends_the_wait(
+    signed_in: AuthClient, admin_idp: Any, pool: Provisioned, clock: FakeClock
+) -> None:
+    _revoke_and_expire(signed_in, admin_idp, pool, clock)
+    with pytest.raises(UnableToSignInError):
+        signed_in.get_tokens(wait=False)
+    started = time.monotonic()
+    with pytest.raises(UnableToSignInError):
+        signed_in.get_tokens(timeout=0.2)
+    elapsed = time.monotonic() - started
+    assert 0.2 <= elapsed < 1.5
+
+
+def test_the_discovering_call_waits_like_any_later_one(
+    signed_in: AuthClient, admin_idp: Any, pool: Provisioned, clock: FakeClock
+) -> None:
+    _revoke_and_expire(signed_in, admin_idp, pool, clock)
+    started = time.monotonic()
+    with pytest.raises(UnableToSignInError):
+        signed_in.get_tokens(timeout=0.2)
+    assert 0.2 <= time.monotonic() - started < 1.5
+    assert signed_in.current_user_state is INVALID
+
+
+def test_sign_out_from_token_invalid(
+    signed_in: AuthClient, emulator: Emulator, admin_idp: Any, pool: Provisioned, clock: FakeClock
+) -> None:
+    recorder = _Recorder()
+    _revoke_and_expire(signed_in, admin_idp, pool, clock)
+    with pytest.raises(UnableToSignInError):
+        signed_in.get_tokens(wait=False)
+    signed_in.add_user_state_listener(recorder)
+    waiter = _Call(signed_in, timeout=5)
+    waiter.start()
+    time.sleep(0.02)
+    signed_in.sign_out()
+    assert signed_in.current_user_state is UserState.SIGNED_OUT
+    assert recorder.calls == [(UserState.SIGNED_OUT, {})]
+    waiter.join(3)
+    assert not waiter.is_alive(), "a waiting get_tokens() outlived the sign-out"
+    assert isinstance(waiter.error, (NotSignedInError, UnableToSignInError))
+    assert signed_in.username is None
