@@ -57,7 +57,7 @@ from fsm_auth.values import (
 if TYPE_CHECKING:
     import boto3
 
-    from fsm_auth.session._identity import IdentitySession
+    from fsm_auth.session import IdentitySession
 
 __all__ = ["AuthClient", "UserStateListener"]
 
@@ -260,8 +260,9 @@ class AuthClient:
         if pool is None:
             return False
         identity = self._identity
-        if identity is not None and identity.guest_identity_id:
-            return True
+        known = identity.guest_access_known if identity is not None else None
+        if known is not None:
+            return known
         return bool(pool.unauthenticated_identities_enabled)
 
     # -- providers -----------------------------------------------------------------------------
@@ -302,7 +303,7 @@ class AuthClient:
                 raise IdentityPoolNotConfiguredError(
                     "The configuration has no Cognito identity pool"
                 )
-            from fsm_auth.session._identity import IdentitySession
+            from fsm_auth.session import IdentitySession
 
             with self._lock:
                 if self._identity is None:
@@ -744,7 +745,13 @@ class AuthClient:
         pool = self.config.identity_pool
         if pool is None:
             raise IdentityPoolNotConfiguredError("The configuration has no Cognito identity pool")
-        return make_boto3_session(self.get_aws_credentials, region_name=region_name or pool.region)
+        # wait=False: botocore asks before every request; a request made while the user must
+        # sign in again fails at once instead of blocking the caller's AWS call.
+        return make_boto3_session(
+            lambda: self.get_aws_credentials(wait=False),
+            region_name=region_name or pool.region,
+            clock=self._clock,
+        )
 
     # -- persistence ---------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ __all__ = ["FederatedProvider", "user_pool_login_key"]
 
 
 def user_pool_login_key(user_pool: UserPoolConfig) -> str:
-    """The ``Logins`` key of a user pool's id tokens: ``cognito-idp.<region>.amazonaws.com/<id>``."""
+    """The ``Logins`` key of a user pool: ``cognito-idp.<region>.amazonaws.com/<pool id>``."""
     return user_pool.issuer.removeprefix("https://")
 
 

@@ -29,7 +29,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import attrs
 
@@ -48,6 +48,7 @@ __all__ = ["IdentityMode", "IdentitySession"]
 
 IdentityMode = Literal["guest", "authenticated"]
 Logins = Callable[[], Mapping[str, str]]
+_T = TypeVar("_T")
 
 _log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ class IdentitySession:
         self._lock = threading.RLock()
         self._binding: _Binding | None = None
         self._guest_identity_id: str | None = None
+        self._guest_allowed: bool | None = None
         self._closed = False
         self._timers: set[threading.Thread] = set()
 
@@ -136,6 +138,12 @@ class IdentitySession:
     def guest_identity_id(self) -> str | None:
         """The kept guest identity id (offered to the pool at the next sign-in)."""
         return self._guest_identity_id
+
+    @property
+    def guest_access_known(self) -> bool | None:
+        """``True`` once the pool gave a guest identity or credentials, ``False`` once it
+        refused guest access, ``None`` before either (kept across sign-in and sign-out)."""
+        return self._guest_allowed
 
     # -- switching identity --------------------------------------------------------------------
 
@@ -265,14 +273,33 @@ class IdentitySession:
             known = self._guest_identity_id
             if known is not None:
                 return known, False
-            identity_id = self._guest.get_identity_id({}, identity_id=None)
+            identity_id = self._guest_refusal_noted(
+                lambda: self._guest.get_identity_id({}, identity_id=None)
+            )
             with self._lock:
+                self._guest_allowed = True
                 if self._binding is binding:
                     self._guest_identity_id = identity_id
         self._changed()
         return identity_id, True
 
+    def _guest_refusal_noted(self, call: Callable[[], _T]) -> _T:
+        try:
+            return call()
+        except GuestAccessNotAllowedError:
+            with self._lock:
+                changed, self._guest_allowed = self._guest_allowed is not False, False
+            if changed:
+                self._changed()
+            raise
+
     def _fetch_guest(self, binding: _Binding) -> AWSCredentials:
+        credentials = self._guest_refusal_noted(lambda: self._guest_credentials(binding))
+        with self._lock:
+            self._guest_allowed = True
+        return credentials
+
+    def _guest_credentials(self, binding: _Binding) -> AWSCredentials:
         identity_id, fresh = self._guest_id(binding)
         try:
             answered, credentials = self._guest.get_credentials(
@@ -359,6 +386,7 @@ class IdentitySession:
                 "version": _EXPORT_VERSION,
                 "mode": None if binding is None else binding.mode,
                 "guest_identity_id": self._guest_identity_id,
+                "guest_access_known": self._guest_allowed,
                 "identity_id": None,
                 "explicit_identity_id": False,
                 "custom_role_arn": None,
@@ -384,12 +412,19 @@ class IdentitySession:
         """Restore what :meth:`export` produced. An authenticated identity needs ``logins``;
         without them only the guest identity id is restored. Malformed parts are ignored.
         ``on_change`` is not called (nothing changed from what was stored)."""
+        if not doc:
+            return
         if not isinstance(doc, Mapping) or doc.get("version") != _EXPORT_VERSION:
             _log.warning("fsm-auth: ignoring an identity session of an unknown format")
             return
         guest_id = _text(doc.get("guest_identity_id"))
+        allowed = doc.get("guest_access_known")
         with self._lock:
             self._guest_identity_id = guest_id
+            if isinstance(allowed, bool):
+                self._guest_allowed = allowed
+            elif guest_id is not None:
+                self._guest_allowed = True
         mode = doc.get("mode")
         binding: _Binding | None = None
         if mode == "guest":

@@ -9,6 +9,7 @@ import pytest
 from fsm_auth import (
     AuthClient,
     CodeMismatchError,
+    NetworkError,
     NotAuthorizedError,
     NotSignedInError,
     SignInState,
@@ -118,3 +119,14 @@ def test_delete_user(signed_in: AuthClient, emulator: Emulator) -> None:
     assert signed_in.current_user_state is UserState.SIGNED_OUT
     # The name is free again.
     sign_up_confirmed(signed_in, emulator, "alice")
+
+
+def test_delete_user_offline_changes_nothing(signed_in: AuthClient, emulator: Emulator) -> None:
+    emulator.stop()
+    with pytest.raises(NetworkError):
+        signed_in.delete_user()
+    assert signed_in.is_signed_in
+    assert signed_in.username == "alice"
+    emulator.start()
+    signed_in.delete_user()
+    assert signed_in.current_user_state is UserState.SIGNED_OUT

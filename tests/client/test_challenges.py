@@ -8,7 +8,17 @@ from typing import Any
 import pyotp
 import pytest
 
-from fsm_auth import AuthClient, CodeMismatchError, SignInState, UserState
+from fsm_auth import (
+    AuthClient,
+    CodeMismatchError,
+    ExpiredCodeError,
+    IllegalTransitionError,
+    InvalidPasswordError,
+    NetworkError,
+    NotAuthorizedError,
+    SignInState,
+    UserState,
+)
 from fsm_auth.emulator import Emulator, FakeClock, Provisioned
 
 from .conftest import PASSWORD, pool_client, sign_up_confirmed, wrong_code
@@ -81,7 +91,9 @@ def test_sms_mfa(
     admin_idp: Any,
 ) -> None:
     client = pool_client(make_client, mfa_pool)
-    client.sign_up("mona", PASSWORD, attributes={"email": "mona@example.com", "phone_number": PHONE})
+    client.sign_up(
+        "mona", PASSWORD, attributes={"email": "mona@example.com", "phone_number": PHONE}
+    )
     client.confirm_sign_up("mona", emulator.last_code("mona", "sign_up"))
     admin_idp.admin_set_user_mfa_preference(
         UserPoolId=mfa_pool.user_pool_id,
@@ -108,7 +120,9 @@ def test_select_mfa_type(
     clock: FakeClock,
 ) -> None:
     client = pool_client(make_client, mfa_pool)
-    client.sign_up("nico", PASSWORD, attributes={"email": "nico@example.com", "phone_number": PHONE})
+    client.sign_up(
+        "nico", PASSWORD, attributes={"email": "nico@example.com", "phone_number": PHONE}
+    )
     client.confirm_sign_up("nico", emulator.last_code("nico", "sign_up"))
     client.sign_in("nico", PASSWORD)
     secret = _enable_totp(admin_idp, client, clock, preferred=False)
@@ -146,3 +160,72 @@ def test_mfa_setup_when_mfa_is_required(
     clock.advance(30)
     assert client.sign_in("olga", PASSWORD).state is SignInState.SOFTWARE_TOKEN_MFA
     assert client.confirm_sign_in(totp.at(clock.now)).state is SignInState.DONE
+
+
+def test_a_weak_new_password_can_be_replaced(
+    client: AuthClient, emulator: Emulator, pool: Provisioned, admin_idp: Any
+) -> None:
+    admin_idp.admin_create_user(
+        UserPoolId=pool.user_pool_id,
+        Username="kate",
+        UserAttributes=[{"Name": "email", "Value": "kate@example.com"}],
+    )
+    temporary = emulator.last_code("kate", "temporary_password")
+    client.sign_in("kate", temporary)
+    with pytest.raises(InvalidPasswordError):
+        client.confirm_sign_in("weak")
+    assert client.current_user_state is UserState.SIGNED_OUT
+    # The emulator ends the challenge session on a refused password (whether Cognito keeps it
+    # is not established here), so start again: a new sign-in abandons the pending challenge.
+    assert client.sign_in("kate", temporary).state is SignInState.NEW_PASSWORD_REQUIRED
+    assert client.confirm_sign_in(NEW_PASSWORD).state is SignInState.DONE
+
+
+def test_an_answer_lost_offline_can_be_sent_again(
+    make_client: Callable[..., AuthClient],
+    emulator: Emulator,
+    mfa_pool: Provisioned,
+    admin_idp: Any,
+) -> None:
+    client = pool_client(make_client, mfa_pool)
+    client.sign_up("mona", PASSWORD, attributes={"email": "m@example.com", "phone_number": PHONE})
+    client.confirm_sign_up("mona", emulator.last_code("mona", "sign_up"))
+    admin_idp.admin_set_user_mfa_preference(
+        UserPoolId=mfa_pool.user_pool_id,
+        Username="mona",
+        SMSMfaSettings={"Enabled": True, "PreferredMfa": True},
+    )
+    assert client.sign_in("mona", PASSWORD).state is SignInState.SMS_MFA
+    code = emulator.last_code("mona", "sms_mfa")
+    emulator.stop()
+    with pytest.raises(NetworkError):
+        client.confirm_sign_in(code)
+    emulator.start()
+    assert client.confirm_sign_in(code).state is SignInState.DONE
+
+
+def test_an_expired_sms_code_ends_the_sign_in(
+    make_client: Callable[..., AuthClient],
+    emulator: Emulator,
+    mfa_pool: Provisioned,
+    admin_idp: Any,
+    clock: FakeClock,
+) -> None:
+    client = pool_client(make_client, mfa_pool)
+    client.sign_up("mona", PASSWORD, attributes={"email": "m@example.com", "phone_number": PHONE})
+    client.confirm_sign_up("mona", emulator.last_code("mona", "sign_up"))
+    admin_idp.admin_set_user_mfa_preference(
+        UserPoolId=mfa_pool.user_pool_id,
+        Username="mona",
+        SMSMfaSettings={"Enabled": True, "PreferredMfa": True},
+    )
+    assert client.sign_in("mona", PASSWORD).state is SignInState.SMS_MFA
+    clock.advance(181)  # SMS codes live 3 minutes
+    with pytest.raises((NotAuthorizedError, ExpiredCodeError)):
+        client.confirm_sign_in(emulator.last_code("mona", "sms_mfa"))
+    assert client.current_user_state is UserState.SIGNED_OUT
+    # The session is over: nothing to answer any more; a new sign-in starts again.
+    with pytest.raises(IllegalTransitionError):
+        client.confirm_sign_in("123456")
+    assert client.sign_in("mona", PASSWORD).state is SignInState.SMS_MFA
+    assert client.confirm_sign_in(emulator.last_code("mona", "sms_mfa")).state is SignInState.DONE

@@ -4,7 +4,6 @@ the network going away."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -74,7 +73,10 @@ def test_unknown_service_error_keeps_code_and_message(
 
 
 def test_echoed_password_is_not_in_errors(
-    make_client: Callable[..., AuthClient], client: AuthClient, emulator: Emulator, pool: Provisioned
+    make_client: Callable[..., AuthClient],
+    client: AuthClient,
+    emulator: Emulator,
+    pool: Provisioned,
 ) -> None:
     # Each request echoes back the password it carried.
     cases: list[tuple[str, str, Callable[[], object]]] = [
@@ -114,7 +116,8 @@ def test_echoed_passwords_of_change_password_are_not_in_errors(
     with pytest.raises(fsm_auth.InvalidPasswordError) as caught:
         signed_in.change_password(PASSWORD, NEW_PASSWORD)
     text = _texts(caught.value)
-    assert PASSWORD not in text and NEW_PASSWORD not in text
+    assert PASSWORD not in text
+    assert NEW_PASSWORD not in text
 
 
 def test_echoed_tokens_are_not_in_errors(
@@ -140,9 +143,9 @@ def test_echoed_tokens_are_not_in_errors(
             error=("InvalidParameterException", f"Bad token {tokens.refresh_token}", 400),
         )
     )
-    with pytest.raises(AuthError) as caught:
+    with pytest.raises(AuthError) as refused:
         signed_in.get_tokens(wait=False)
-    assert tokens.refresh_token not in _texts(caught.value)
+    assert tokens.refresh_token not in _texts(refused.value)
 
 
 def test_echoed_confirmation_codes_are_not_in_errors(
@@ -152,8 +155,10 @@ def test_echoed_confirmation_codes_are_not_in_errors(
     echo = f"Code {code} is not valid."
     calls: list[tuple[str, Callable[[], object]]] = [
         ("ConfirmSignUp", lambda: signed_in.confirm_sign_up("alice", code)),
-        ("ConfirmForgotPassword", lambda: signed_in.confirm_forgot_password(
-            "alice", NEW_PASSWORD, code)),
+        (
+            "ConfirmForgotPassword",
+            lambda: signed_in.confirm_forgot_password("alice", NEW_PASSWORD, code),
+        ),
         ("VerifyUserAttribute", lambda: signed_in.confirm_verify_user_attribute("email", code)),
     ]
     leaked = []
@@ -174,11 +179,12 @@ def test_echoed_client_secret_is_not_in_errors(
     secret = secret_pool.client_secret
     assert secret
     client = pool_client(make_client, secret_pool)
-    for operation, call in [
+    calls: list[tuple[str, Callable[[], object]]] = [
         ("SignUp", lambda: client.sign_up("rosa", PASSWORD)),
         ("InitiateAuth", lambda: client.sign_in("rosa", PASSWORD)),
         ("ForgotPassword", lambda: client.forgot_password("rosa")),
-    ]:
+    ]
+    for operation, call in calls:
         emulator.faults.inject(
             Fault(
                 operation=operation,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 
-from fsm_auth import AuthClient, Tokens, UserState
-from fsm_auth.emulator import Emulator
+from fsm_auth import AuthClient, SignInState, Tokens, UnableToSignInError, UserState
+from fsm_auth.emulator import Emulator, Provisioned
 from fsm_auth.session import MemorySessionStore
 
 from .conftest import PASSWORD, sign_up_confirmed
@@ -101,9 +103,12 @@ def test_listeners_run_outside_the_client_locks(client: AuthClient, emulator: Em
 
     client.add_user_state_listener(listener)
     client.sign_in("alice", PASSWORD)
-    assert seen and seen[0] != "blocked", "a listener ran while a client lock was held"
-    tokens, attributes = seen[0]  # type: ignore[misc]
-    assert isinstance(tokens, Tokens) and attributes["email"] == "alice@example.com"
+    assert seen, "the listener was not called"
+    assert seen[0] != "blocked", "a listener ran while a client lock was held"
+    assert isinstance(seen[0], tuple)
+    tokens, attributes = seen[0]
+    assert isinstance(tokens, Tokens)
+    assert attributes["email"] == "alice@example.com"
     assert isinstance(seen[1], Tokens)
 
 
@@ -124,3 +129,99 @@ def test_restored_session_is_signed_in_without_the_network(
     assert second.get_tokens() == tokens
     assert emulator.count() == 0
     assert [s for s, _ in calls] == [UserState.SIGNED_IN]
+
+
+def test_a_listener_may_let_another_thread_change_the_state(
+    client: AuthClient, emulator: Emulator
+) -> None:
+    sign_up_confirmed(client, emulator, "alice")
+    client.sign_in("alice", PASSWORD)
+    calls, recorder = _recorder()
+    outcome: list[str] = []
+
+    def listener(state: UserState, info: Mapping[str, str]) -> None:
+        if state is not UserState.SIGNED_OUT or outcome:
+            return
+        # Another thread signs in while this listener runs: no engine lock may be held.
+        worker = threading.Thread(target=client.sign_in, args=("alice", PASSWORD), daemon=True)
+        worker.start()
+        worker.join(5)
+        outcome.append("blocked" if worker.is_alive() else "done")
+
+    client.add_user_state_listener(recorder)
+    client.add_user_state_listener(listener)
+    client.sign_out()
+    assert outcome == ["done"], "a lock was held while a listener ran"
+    assert client.current_user_state is UserState.SIGNED_IN
+    assert [s for s, _ in calls] == [UserState.SIGNED_OUT, UserState.SIGNED_IN]
+
+
+def test_a_listener_may_sign_out_as_soon_as_the_user_signs_in(
+    client: AuthClient, emulator: Emulator
+) -> None:
+    # E.g. an app that accepts only some users: it signs the others out from the listener.
+    sign_up_confirmed(client, emulator, "alice")
+    calls, recorder = _recorder()
+
+    def listener(state: UserState, info: Mapping[str, str]) -> None:
+        if state is UserState.SIGNED_IN:
+            client.sign_out()
+
+    client.add_user_state_listener(recorder)
+    client.add_user_state_listener(listener)
+    client.sign_in("alice", PASSWORD)  # must not raise: the sign-in itself succeeded
+    assert client.current_user_state is UserState.SIGNED_OUT
+    assert [s for s, _ in calls] == [
+        UserState.SIGNED_OUT,
+        UserState.SIGNED_IN,
+        UserState.SIGNED_OUT,
+    ]
+    # The sign-in machine is not stuck.
+    client.remove_user_state_listener(listener)
+    assert client.sign_in("alice", PASSWORD).state is SignInState.DONE
+
+
+def test_concurrent_initialize_fires_once(client: AuthClient) -> None:
+    calls, listener = _recorder()
+    client.add_user_state_listener(listener)
+    barrier = threading.Barrier(8)
+    results: list[UserState] = []
+
+    def init() -> None:
+        barrier.wait()
+        results.append(client.initialize())
+
+    threads = [threading.Thread(target=init) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert results == [UserState.SIGNED_OUT] * 8
+    assert calls == [(UserState.SIGNED_OUT, {})]
+
+
+def test_close_releases_a_waiting_call(
+    signed_in: AuthClient, emulator: Emulator, admin_idp: Any, pool: Provisioned, clock: Any
+) -> None:
+    admin_idp.admin_user_global_sign_out(UserPoolId=pool.user_pool_id, Username="alice")
+    clock.advance(3600)
+    errors: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            signed_in.get_tokens(timeout=5)
+        except BaseException as exc:
+            errors.append(exc)
+
+    waiter = threading.Thread(target=wait, daemon=True)
+    waiter.start()
+    while waiter.is_alive() and signed_in.current_user_state is UserState.SIGNED_IN:
+        waiter.join(0.005)
+    started = time.monotonic()
+    while waiter.is_alive() and time.monotonic() - started < 3:
+        signed_in.close()
+        waiter.join(0.02)
+    assert not waiter.is_alive()
+    assert errors
+    assert isinstance(errors[0], UnableToSignInError)
+    assert time.monotonic() - started < 2

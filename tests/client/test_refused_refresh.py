@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from fsm_auth import AuthClient, NotSignedInError, Tokens, UnableToSignInError, UserState
-from fsm_auth.emulator import Emulator, FakeClock, Provisioned
+from fsm_auth.emulator import Emulator, FakeClock, Fault, Provisioned
 
 from .conftest import PASSWORD
 
@@ -43,7 +43,7 @@ class _Call(threading.Thread):
     def run(self) -> None:
         try:
             self.result = self.client.get_tokens(**self.kwargs)
-        except BaseException as exc:  # noqa: BLE001 -- examined by the test
+        except BaseException as exc:
             self.error = exc
 
 
@@ -133,7 +133,10 @@ def test_a_sign_in_from_inside_the_listener_releases_the_waiting_call(
     assert call.result is not None
     assert call.result.access_token != old.access_token
     assert signed_in.current_user_state is UserState.SIGNED_IN
-    assert recorder.calls == [(INVALID, {"username": "alice"}), (UserState.SIGNED_IN, {"username": "alice"})]
+    assert recorder.calls == [
+        (INVALID, {"username": "alice"}),
+        (UserState.SIGNED_IN, {"username": "alice"}),
+    ]
 
 
 def test_release_sign_in_wait_ends_the_wait(
@@ -197,3 +200,33 @@ def test_sign_out_from_token_invalid(
     assert not waiter.is_alive(), "a waiting get_tokens() outlived the sign-out"
     assert isinstance(waiter.error, (NotSignedInError, UnableToSignInError))
     assert signed_in.username is None
+
+
+def test_32_threads_discover_the_refusal_once(
+    signed_in: AuthClient,
+    emulator: Emulator,
+    admin_idp: Any,
+    pool: Provisioned,
+    clock: FakeClock,
+) -> None:
+    recorder = _Recorder()
+    signed_in.add_user_state_listener(recorder)
+    _revoke_and_expire(signed_in, admin_idp, pool, clock)
+    emulator.reset_requests()
+    emulator.faults.inject(Fault(operation="InitiateAuth", delay=0.2, times=1))
+    barrier = threading.Barrier(32)
+    calls = [_Call(signed_in, wait=False) for _ in range(32)]
+
+    def start(call: _Call) -> None:
+        barrier.wait()
+        call.run()
+
+    threads = [threading.Thread(target=start, args=(c,), daemon=True) for c in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert all(isinstance(c.error, UnableToSignInError) for c in calls), [c.error for c in calls]
+    assert emulator.count("InitiateAuth") == 1
+    assert recorder.calls == [(INVALID, {"username": "alice"})]
+    assert signed_in.current_user_state is INVALID

@@ -10,9 +10,9 @@ from fsm_auth import (
     InvalidPasswordError,
     NotAuthorizedError,
     SignInState,
+    UsernameExistsError,
     UserNotConfirmedError,
     UserNotFoundError,
-    UsernameExistsError,
     UserState,
 )
 from fsm_auth.emulator import Emulator

@@ -11,10 +11,20 @@ from typing import Any
 
 import pytest
 
-from fsm_auth import AuthClient, NotAuthorizedError, SignInState, Tokens, UserState, plugins
+from fsm_auth import (
+    AuthClient,
+    NetworkError,
+    NotAuthorizedError,
+    NotSignedInError,
+    SignInState,
+    Tokens,
+    UnableToSignInError,
+    UserState,
+    plugins,
+)
 from fsm_auth.emulator import Emulator, FakeClock, Fault, Provisioned
 from fsm_auth.provider import AuthStep, ProviderContext, RawTokens
-from fsm_auth_providers.userpool import UserPoolProvider
+from fsm_auth.session import MemorySessionStore
 
 from .conftest import PASSWORD, pool_client, sign_up_confirmed
 
@@ -70,7 +80,7 @@ def test_32_threads_after_expiry_make_exactly_one_refresh(
         barrier.wait()
         try:
             tokens = signed_in.get_tokens()
-        except BaseException as exc:  # noqa: BLE001 -- reported by the assertion below
+        except BaseException as exc:
             with lock:
                 errors.append(exc)
             return
@@ -109,7 +119,8 @@ def test_refresh_ahead_serves_the_old_token_and_refreshes_once_in_background(
     # More callers meanwhile: served at once, no second refresh.
     # More callers meanwhile are served at once too (old or new token), with no second refresh.
     seen = {signed_in.get_tokens().access_token for _ in range(20)}
-    assert old.access_token in seen and len(seen) <= 2
+    assert old.access_token in seen
+    assert len(seen) <= 2
     assert _wait_until(lambda: signed_in.get_tokens().access_token != old.access_token)
     assert emulator.count("InitiateAuth") == 1
     new = signed_in.get_tokens()
@@ -147,13 +158,19 @@ def test_five_minute_tokens_are_not_refreshed_on_every_call(
 # ---- verification: tokens a provider hands over are checked before they are trusted ----
 
 
-class _SwappingProvider(UserPoolProvider):
+class _SwappingProvider:
     """The built-in provider, except that sign-in tokens are replaced by ``swap(tokens)``."""
 
     swap: Callable[[RawTokens], RawTokens] | None = None
 
+    def __init__(self, context: ProviderContext) -> None:
+        self._inner = plugins.get_factory("userpool")(context)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
     def start_sign_in(self, username: str, password: str | None, **kwargs: Any) -> AuthStep:
-        step = super().start_sign_in(username, password, **kwargs)
+        step: AuthStep = self._inner.start_sign_in(username, password, **kwargs)
         swap = type(self).swap
         if step.tokens is None or swap is None:
             return step
@@ -201,7 +218,7 @@ def _refused(client: AuthClient, match: str) -> None:
     with pytest.raises(NotAuthorizedError, match=match):
         client.sign_in("alice", PASSWORD)
     assert client.current_user_state is UserState.SIGNED_OUT
-    with pytest.raises(Exception):  # noqa: B017,PT011 -- no tokens of any kind were kept
+    with pytest.raises(NotSignedInError):  # no tokens of any kind were kept
         client.get_tokens(wait=False)
 
 
@@ -251,3 +268,124 @@ def test_id_and_access_token_of_different_users_are_refused(
     )
     _refused(swapping_client, "sub")
 
+
+def test_a_failed_refresh_ahead_keeps_serving_the_valid_token(
+    signed_in: AuthClient, emulator: Emulator, clock: FakeClock
+) -> None:
+    old = signed_in.get_tokens()
+    states: list[UserState] = []
+    signed_in.add_user_state_listener(lambda state, info: states.append(state))
+    clock.advance(old.expiration.timestamp() - clock.now - 30 - 600)
+    fault = emulator.faults.inject(Fault(operation="InitiateAuth", status=500))
+    assert signed_in.get_tokens().access_token == old.access_token
+    assert _wait_until(lambda: fault.hits >= 1)
+    for _ in range(10):
+        assert signed_in.get_tokens().access_token == old.access_token
+    assert signed_in.current_user_state is UserState.SIGNED_IN
+    # Once the server is back and the token must be refreshed, the refresh happens.
+    emulator.faults.clear()
+    clock.advance(600 + 1)
+    assert signed_in.get_tokens().access_token != old.access_token
+    assert states == []
+
+
+def test_a_refresh_ahead_refused_in_background_is_reported_when_the_token_runs_out(
+    signed_in: AuthClient, emulator: Emulator, admin_idp: Any, pool: Provisioned, clock: FakeClock
+) -> None:
+    old = signed_in.get_tokens()
+    admin_idp.admin_user_global_sign_out(UserPoolId=pool.user_pool_id, Username="alice")
+    emulator.reset_requests()
+    clock.advance(old.expiration.timestamp() - clock.now - 30 - 600)
+    # Still valid: served, while the refresh ahead is refused in the background.
+    assert signed_in.get_tokens().access_token == old.access_token
+    assert _wait_until(lambda: emulator.count("InitiateAuth") >= 1)
+    assert signed_in.current_user_state in (
+        UserState.SIGNED_IN,
+        UserState.SIGNED_OUT_USER_POOLS_TOKEN_INVALID,
+    )
+    clock.advance(600 + 1)
+    with pytest.raises(UnableToSignInError):
+        signed_in.get_tokens(wait=False)
+    assert signed_in.current_user_state is UserState.SIGNED_OUT_USER_POOLS_TOKEN_INVALID
+
+
+def test_a_restored_expired_session_refreshes_once(
+    make_client: Callable[..., AuthClient], emulator: Emulator, clock: FakeClock
+) -> None:
+    store = MemorySessionStore()
+    first = make_client(identity_pool=False, store=store)
+    sign_up_confirmed(first, emulator, "rita")
+    first.sign_in("rita", PASSWORD)
+    old = first.get_tokens()
+    first.close()
+    clock.advance(2 * 3600)
+    emulator.reset_requests()
+    second = make_client(identity_pool=False, store=store)
+    assert second.initialize() is UserState.SIGNED_IN
+    assert emulator.count() == 0  # restoring makes no request
+    fresh = second.get_tokens()
+    assert fresh.access_token != old.access_token
+    assert fresh.expiration.timestamp() > clock.now + 3000
+    assert emulator.count("InitiateAuth") == 1
+
+
+def test_32_threads_offline_after_expiry_all_get_network_error(
+    signed_in: AuthClient, emulator: Emulator, clock: FakeClock
+) -> None:
+    signed_in.get_tokens()
+    clock.advance(3600)
+    emulator.stop()
+    barrier = threading.Barrier(32)
+    outcomes: list[object] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        barrier.wait()
+        try:
+            result: object = signed_in.get_tokens()
+        except Exception as exc:
+            result = exc
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=call) for _ in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert len(outcomes) == 32
+    assert all(isinstance(o, NetworkError) for o in outcomes), outcomes
+    assert signed_in.current_user_state is UserState.SIGNED_IN
+    emulator.start()
+    assert signed_in.get_tokens().expiration.timestamp() > clock.now + 3000
+
+
+def test_a_token_is_never_returned_with_less_than_30_seconds_left(
+    signed_in: AuthClient, emulator: Emulator, clock: FakeClock
+) -> None:
+    old = signed_in.get_tokens()
+    clock.advance(old.expiration.timestamp() - clock.now - 29)
+    emulator.reset_requests()
+    tokens = signed_in.get_tokens()
+    assert tokens.access_token != old.access_token
+    assert tokens.expiration.timestamp() - clock.now > 30
+    assert emulator.count("InitiateAuth") == 1
+
+
+def test_tokens_refreshed_by_another_client_of_the_same_session_are_reused(
+    make_client: Callable[..., AuthClient], emulator: Emulator, clock: FakeClock
+) -> None:
+    store = MemorySessionStore()
+    first = make_client(identity_pool=False, store=store)
+    sign_up_confirmed(first, emulator, "sid")
+    first.sign_in("sid", PASSWORD)
+    second = make_client(identity_pool=False, store=store)  # another process, same session
+    assert second.initialize() is UserState.SIGNED_IN
+    old = second.get_tokens()
+    clock.advance(3600)
+    emulator.reset_requests()
+    refreshed = first.get_tokens()
+    assert emulator.count("InitiateAuth") == 1
+    assert second.get_tokens() == refreshed
+    assert refreshed.access_token != old.access_token
+    assert emulator.count("InitiateAuth") == 1  # the second client used the saved tokens

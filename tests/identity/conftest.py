@@ -56,9 +56,7 @@ def federated(context: ProviderContext) -> FederatedProvider:
 
 
 @pytest.fixture
-def make_session(
-    config: AuthConfig, clock: FakeClock
-) -> Iterator[Callable[..., IdentitySession]]:
+def make_session(config: AuthConfig, clock: FakeClock) -> Iterator[Callable[..., IdentitySession]]:
     """``make_session(**kwargs)``: an IdentitySession on ``pool``, closed after the test."""
     made: list[IdentitySession] = []
 

@@ -47,9 +47,9 @@ def gets(emulator: Emulator) -> tuple[int, int]:
 
 def test_guest_identity_and_credentials(make_session: MakeSession, emulator: Emulator) -> None:
     changes: list[str | None] = []
-    session = make_session()
     session = make_session(on_change=lambda: changes.append(session.mode))
     assert session.mode is None
+    assert session.guest_access_known is None
     with pytest.raises(NotSignedInError):
         session.get_credentials()
     session.use_guest()
@@ -59,6 +59,7 @@ def test_guest_identity_and_credentials(make_session: MakeSession, emulator: Emu
     credentials = session.get_credentials()
     assert gets(emulator) == (1, 1)
     assert session.identity_id == session.guest_identity_id == identity_id
+    assert session.guest_access_known is True
     assert credentials.access_key_id.startswith("ASIA")
     assert changes  # persisted after the id and the credentials arrived
     # Cached: zero requests, the very same credentials.
@@ -79,6 +80,8 @@ def test_guest_refused(emulator: Emulator, make_session: MakeSession, make_conte
     with pytest.raises(GuestAccessNotAllowedError):
         session.get_identity_id()
     assert session.guest_identity_id is None
+    assert session.guest_access_known is False
+    assert session.export()["guest_access_known"] is False
 
 
 def test_a_kept_guest_id_the_pool_forgot_is_replaced(
@@ -179,6 +182,7 @@ def test_known_guest_id_saves_get_id_and_is_linked(
     assert session.get_identity_id() == guest_id
     # The guest identity is the user's now: the next guest session gets a new one.
     assert session.guest_identity_id is None
+    assert session.guest_access_known is True  # what sign-out needs to know
     session.sign_out()
     assert session.mode is None
     with pytest.raises(NotSignedInError):
@@ -336,9 +340,7 @@ def test_developer_identity(
     guest_id = session.get_identity_id()
     identity_id, token = developer_token("dev-user-42")
     emulator.reset_requests()
-    session.authenticate(
-        lambda: {IdentityProvider.DEVELOPER.value: token}, identity_id=identity_id
-    )
+    session.authenticate(lambda: {IdentityProvider.DEVELOPER.value: token}, identity_id=identity_id)
     assert session.get_identity_id() == identity_id
     assert emulator.count() == 0
     session.prefetch()
@@ -346,9 +348,7 @@ def test_developer_identity(
     assert session.guest_identity_id == guest_id  # not offered: the developer brought an id
 
 
-def test_developer_identity_without_its_id(
-    make_session: MakeSession, emulator: Emulator
-) -> None:
+def test_developer_identity_without_its_id(make_session: MakeSession, emulator: Emulator) -> None:
     session = make_session()
     session.use_guest()
     session.get_identity_id()
@@ -412,3 +412,17 @@ def test_repr_and_export_of_a_fresh_session(make_session: MakeSession, config: A
     assert config.identity_pool is not None
     assert config.identity_pool.pool_id in repr(session)
     assert session.export()["mode"] is None
+
+
+def test_sign_out_keeps_an_unused_guest_id(make_session: MakeSession, emulator: Emulator) -> None:
+    session = make_session()
+    session.use_guest()
+    guest_id = session.get_identity_id()
+    session.authenticate(lambda: {"accounts.google.com": "google-token-of-judy"})
+    session.sign_out()  # signed out before the guest identity was offered to the pool
+    assert session.guest_identity_id == guest_id
+    session.use_guest()
+    emulator.reset_requests()
+    assert session.get_identity_id() == guest_id
+    session.get_credentials()
+    assert gets(emulator) == (0, 1)

@@ -52,7 +52,8 @@ def test_guest_identity_and_credentials(
     answered, credentials = guest.get_credentials(identity_id, {}, custom_role_arn=None)
     assert answered == identity_id
     assert credentials.access_key_id.startswith("ASIA")
-    assert credentials.secret_access_key and credentials.session_token
+    assert credentials.secret_access_key
+    assert credentials.session_token
     assert credentials.expiration.tzinfo == timezone.utc
     assert credentials.expiration.timestamp() == pytest.approx(clock() + 3600, abs=5)
     # A kept id is reused without a request; credentials are new each time.
