@@ -40,7 +40,9 @@ _CHALLENGES = frozenset(s.value for s in SignInState if s is not SignInState.DON
 class SignInFlow:
     """One user's sign-in at a time: start, answer challenges, finish with tokens."""
 
-    def __init__(self, on_tokens: Callable[[RawTokens], None]) -> None:
+    def __init__(self, on_tokens: Callable[[RawTokens], Callable[[], None]]) -> None:
+        """``on_tokens`` verifies and keeps the tokens (raising if they do not verify) and
+        returns the announcement to make once this sign-in is over (the user-state change)."""
         self._engine = Engine(Spec.load("sign_in"))
         self._on_tokens = on_tokens
         self._pending: AuthStep | None = None
@@ -117,21 +119,27 @@ class SignInFlow:
     def _advance(self, step: AuthStep) -> SignInResult:
         try:
             if step.tokens is not None:
-                self._on_tokens(step.tokens)
+                announce = self._on_tokens(step.tokens)
                 self._pending = None
                 self._engine.fire("authenticated")
-                return SignInResult(state=SignInState.DONE)
-            challenge = step.challenge or ""
-            if challenge not in _CHALLENGES:
-                raise ChallengeNotSupportedError(
-                    f"The service asked for the challenge {challenge!r}, which fsm-auth does "
-                    "not answer",
-                    code=challenge or None,
-                )
+            else:
+                announce = None
+                challenge = step.challenge or ""
+                if challenge not in _CHALLENGES:
+                    raise ChallengeNotSupportedError(
+                        f"The service asked for the challenge {challenge!r}, which fsm-auth "
+                        "does not answer",
+                        code=challenge or None,
+                    )
         except BaseException:
             self._pending = None
             self._engine.fire("failed")
             raise
+        if announce is not None:
+            # After this machine is DONE: the user-state listeners it triggers may sign out
+            # or sign in again, which starts from a settled sign-in machine.
+            announce()
+            return SignInResult(state=SignInState.DONE)
         self._pending = step
         self._engine.fire(_trigger_for(challenge))
         return SignInResult(

@@ -401,7 +401,8 @@ class AuthClient:
             client_metadata=client_metadata,
         )
 
-    def _complete_user_pool_sign_in(self, raw: RawTokens) -> None:
+    def _complete_user_pool_sign_in(self, raw: RawTokens) -> Callable[[], None]:
+        """Verify and keep the tokens of a finished sign-in; return its announcement."""
         tokens = self._token_verifier().verify_tokens(
             raw.id_token, raw.access_token, raw.refresh_token
         )
@@ -417,9 +418,13 @@ class AuthClient:
         if identity is not None:
             identity.authenticate(self._user_pool_logins)
         self._persist()
-        self._engine.fire("user_pool_signed_in", username=username)
-        if identity is not None:
-            self._prefetch_credentials(identity)
+
+        def announce() -> None:
+            self._engine.fire("user_pool_signed_in", username=username)
+            if identity is not None:
+                self._prefetch_credentials(identity)
+
+        return announce
 
     def _identity_if_configured(self) -> IdentitySession | None:
         return self._identity_session() if self.config.identity_pool is not None else None
@@ -475,7 +480,10 @@ class AuthClient:
                 self._wait_for_sign_in(wait, deadline)
                 continue
             if state == UserState.SIGNED_IN:
-                continue  # a sign-in is completing: its tokens are being set
+                # A refusal is being announced: wait for its state change, not in a busy loop.
+                with self._wait:
+                    self._wait.wait(0.05)
+                continue
             raise NotSignedInError(f"No user is signed in (user state {state})")
 
     def _user_pool_token_refused(self, cache: RefreshingCache[Tokens], exc: AuthError) -> None:

@@ -404,6 +404,7 @@ class UserPoolProvider:
             "verify_user_attribute",
             {"AccessToken": access_token, "AttributeName": name, "Code": code},
             access_token,
+            code,
         )
 
     def delete_user(self, access_token: str) -> None:

@@ -106,3 +106,21 @@ def test_unknown_user(client: AuthClient) -> None:
     with pytest.raises((UserNotFoundError, NotAuthorizedError)):
         client.sign_in("nobody", PASSWORD)
     assert client.current_user_state is UserState.SIGNED_OUT
+
+
+def test_metadata_and_validation_data_are_accepted(client: AuthClient, emulator: Emulator) -> None:
+    client.sign_up(
+        "hugo",
+        PASSWORD,
+        attributes={"email": "hugo@example.com", "name": "Hugo"},
+        validation_data={"invite": "abc"},
+        client_metadata={"source": "test"},
+    )
+    client.confirm_sign_up(
+        "hugo", emulator.last_code("hugo", "sign_up"), client_metadata={"source": "test"}
+    )
+    result = client.sign_in(
+        "hugo", PASSWORD, validation_data={"device": "x"}, client_metadata={"source": "test"}
+    )
+    assert result.state is SignInState.DONE
+    assert client.get_user_attributes()["name"] == "Hugo"

@@ -389,3 +389,21 @@ def test_tokens_refreshed_by_another_client_of_the_same_session_are_reused(
     assert second.get_tokens() == refreshed
     assert refreshed.access_token != old.access_token
     assert emulator.count("InitiateAuth") == 1  # the second client used the saved tokens
+
+
+@pytest.mark.parametrize("which", ["id_token", "access_token"])
+def test_a_tampered_saved_session_is_not_restored(
+    make_client: Callable[..., AuthClient], emulator: Emulator, which: str
+) -> None:
+    store = MemorySessionStore()
+    first = make_client(identity_pool=False, store=store)
+    sign_up_confirmed(first, emulator, "tess")
+    first.sign_in("tess", PASSWORD)
+    doc = store.load()
+    assert doc is not None
+    doc["tokens"][which] = _flip_signature(doc["tokens"][which])
+    store.save(doc)
+    second = make_client(identity_pool=False, store=store)
+    assert second.initialize() is UserState.SIGNED_OUT
+    with pytest.raises(NotSignedInError):
+        second.get_tokens(wait=False)
