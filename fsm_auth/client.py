@@ -641,6 +641,8 @@ class AuthClient:
             self._tokens.set(None)
         if self._identity is not None:
             self._identity.sign_out()
+            if self._guest_access_known():
+                self._identity.use_guest()
         self._sign_in.reset()
         self._persist()
         self._engine.fire("signed_out")
@@ -696,6 +698,8 @@ class AuthClient:
         state = self._engine.state
         if state == UserState.SIGNED_OUT:
             self._become_guest(identity)
+        elif state == UserState.GUEST and identity.mode != "guest":
+            identity.use_guest()
         try:
             return identity.get_identity_id()
         except NotAuthorizedError as exc:
@@ -718,6 +722,8 @@ class AuthClient:
             if state == UserState.SIGNED_OUT:
                 self._become_guest(identity)
                 continue
+            if state == UserState.GUEST and identity.mode != "guest":
+                identity.use_guest()  # e.g. after a sign-out that used up the guest identity
             generation = self._session_generation
             try:
                 return identity.get_credentials()
