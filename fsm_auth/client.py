@@ -671,6 +671,18 @@ class AuthClient:
         self._ensure_initialized()
         identity = self._identity_session()
         logins = {name: token}
+        # Nothing is committed before the identity pool accepted the login: offline or refused,
+        # the call raises and the previous session (state, tokens, identity) stays as it was.
+        previous = identity.export()
+        previous_logins = self._current_logins()
+        identity.authenticate(
+            lambda: logins, identity_id=identity_id, custom_role_arn=custom_role_arn
+        )
+        try:
+            identity.prefetch()
+        except BaseException:
+            identity.restore(previous, previous_logins)
+            raise
         with self._lock:
             self._session_generation += 1
             self._method = "federated"
@@ -683,13 +695,19 @@ class AuthClient:
                 "identity_id": identity_id,
                 "custom_role_arn": custom_role_arn,
             }
-        identity.authenticate(
-            lambda: logins, identity_id=identity_id, custom_role_arn=custom_role_arn
-        )
         self._persist()
         self._engine.fire("federated_signed_in", provider=name)
-        self._prefetch_credentials(identity)
         return self.current_user_state
+
+    def _current_logins(self) -> Callable[[], Mapping[str, str]] | None:
+        """The logins of the current session, for putting the identity binding back."""
+        if self._method == "user_pool":
+            return self._user_pool_logins
+        federation = self._federation
+        if self._method == "federated" and federation is not None:
+            logins = {federation["provider"]: federation["token"]}
+            return lambda: logins
+        return None
 
     def get_identity_id(self) -> str:
         """The Cognito identity id of the signed-in user or the guest."""
@@ -783,12 +801,10 @@ class AuthClient:
             if tokens is None and self._method == "user_pool":
                 cached = self._tokens.peek()
                 tokens = cached.value if cached is not None else None
-            state = self._engine.state
             doc: dict[str, Any] = {
                 "schema": SCHEMA,
                 "method": self._method,
                 "username": self._username,
-                "signed_out_state": state if state in _SIGNED_OUT_STATES else None,
                 "federation": self._federation,
                 "tokens": None,
                 "jwks": None,

@@ -8,10 +8,15 @@ Errors come out as the ``fsm_auth.errors`` tree: connection refused or reset, DN
 timeouts as :class:`~fsm_auth.errors.NetworkError` (never retried here: the caller decides,
 and nothing changes state on a network error); throttling and 5xx answers are retried a
 bounded number of times with full-jitter exponential backoff, then mapped.
+
+botocore logs whole request and response bodies at DEBUG (passwords, refresh tokens, AWS secret
+keys). While one of our calls runs, those records are replaced by a placeholder; the
+application's own boto3 logging, outside our calls, is left as it is.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import random
 import threading
@@ -34,6 +39,43 @@ from fsm_auth.errors import (
 __all__ = ["RetryPolicy", "ServiceTransport"]
 
 logger = logging.getLogger("fsm_auth.transport")
+
+# Loggers that may carry request or response bodies (or, for urllib3, request lines).
+_BODY_LOGGERS = (
+    "botocore.endpoint",
+    "botocore.parsers",
+    "botocore.hooks",
+    "botocore.retryhandler",
+    "botocore.auth",
+    "urllib3.connectionpool",
+)
+_in_our_call: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "fsm_auth_in_call", default=False
+)
+
+
+class _WithholdBodies(logging.Filter):
+    """Replace botocore's records made during our calls: they may carry credentials."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _in_our_call.get():
+            record.msg = "[fsm-auth withheld a %s record made during a Cognito call]"
+            record.args = (record.name,)
+        return True
+
+
+_withhold = _WithholdBodies()
+_filters_installed = False
+
+
+def _install_log_filters() -> None:
+    global _filters_installed
+    if not _filters_installed:
+        for name in _BODY_LOGGERS:
+            # A filter on a logger applies to records created on that very logger.
+            logging.getLogger(name).addFilter(_withhold)
+        _filters_installed = True
+
 
 _THROTTLING_CODES = frozenset(
     {"TooManyRequestsException", "ThrottlingException", "Throttling", "RequestLimitExceeded"}
@@ -100,6 +142,8 @@ class ServiceTransport:
         from botocore import UNSIGNED
         from botocore.config import Config
 
+        _install_log_filters()
+
         config = Config(
             signature_version=UNSIGNED,
             region_name=self.region,
@@ -126,6 +170,7 @@ class ServiceTransport:
         attempt = 0
         while True:
             attempt += 1
+            marker = _in_our_call.set(True)
             try:
                 return method(**params)
             except ClientError as exc:
@@ -135,6 +180,8 @@ class ServiceTransport:
                 raise _network_error(self.service, operation, exc) from None
             except ParamValidationError as exc:
                 raise InvalidParameterError(redact(str(exc), *secrets)) from None
+            finally:
+                _in_our_call.reset(marker)
             retryable = isinstance(error, (TooManyRequestsError, InternalServiceError))
             if not retryable or attempt >= self.retry.max_attempts:
                 raise error from None

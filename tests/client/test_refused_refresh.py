@@ -11,8 +11,9 @@ import pytest
 
 from fsm_auth import AuthClient, NotSignedInError, Tokens, UnableToSignInError, UserState
 from fsm_auth.emulator import Emulator, FakeClock, Fault, Provisioned
+from fsm_auth.session import MemorySessionStore
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, sign_up_confirmed
 
 INVALID = UserState.SIGNED_OUT_USER_POOLS_TOKEN_INVALID
 
@@ -230,3 +231,54 @@ def test_32_threads_discover_the_refusal_once(
     assert emulator.count("InitiateAuth") == 1
     assert recorder.calls == [(INVALID, {"username": "alice"})]
     assert signed_in.current_user_state is INVALID
+
+
+def test_a_release_before_the_wait_does_not_end_a_later_wait(
+    signed_in: AuthClient, admin_idp: Any, pool: Provisioned, clock: FakeClock
+) -> None:
+    _revoke_and_expire(signed_in, admin_idp, pool, clock)
+    with pytest.raises(UnableToSignInError):
+        signed_in.get_tokens(wait=False)
+    signed_in.release_sign_in_wait()  # nobody is waiting: nothing to release
+    started = time.monotonic()
+    with pytest.raises(UnableToSignInError, match=r"[Tt]imed out"):
+        signed_in.get_tokens(timeout=0.1)
+    assert time.monotonic() - started >= 0.1
+
+
+def test_after_a_restart_the_refused_session_is_refused_again(
+    make_client: Any, emulator: Emulator, admin_idp: Any, pool: Provisioned, clock: FakeClock
+) -> None:
+    store = MemorySessionStore()
+    first: AuthClient = make_client(identity_pool=False, store=store)
+    sign_up_confirmed(first, emulator, "alice")
+    first.sign_in("alice", PASSWORD)
+    _revoke_and_expire(first, admin_idp, pool, clock)
+    with pytest.raises(UnableToSignInError):
+        first.get_tokens(wait=False)
+    first.close()
+    second: AuthClient = make_client(identity_pool=False, store=store)
+    recorder = _Recorder()
+    second.add_user_state_listener(recorder)
+    second.initialize()
+    with pytest.raises(UnableToSignInError):
+        second.get_tokens(wait=False)
+    assert second.current_user_state is INVALID
+    assert second.username == "alice"
+    assert recorder.calls[-1] == (INVALID, {"username": "alice"})
+    # Signing in again on the restarted client works and is saved.
+    second.sign_in("alice", PASSWORD)
+    third: AuthClient = make_client(identity_pool=False, store=store)
+    assert third.initialize() is UserState.SIGNED_IN
+    assert third.get_tokens() == second.get_tokens()
+
+
+def test_a_signed_out_session_restores_signed_out(make_client: Any, emulator: Emulator) -> None:
+    store = MemorySessionStore()
+    first: AuthClient = make_client(identity_pool=False, store=store)
+    sign_up_confirmed(first, emulator, "alice")
+    first.sign_in("alice", PASSWORD)
+    first.sign_out()
+    second: AuthClient = make_client(identity_pool=False, store=store)
+    assert second.initialize() is UserState.SIGNED_OUT
+    assert second.username is None

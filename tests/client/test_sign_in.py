@@ -111,3 +111,65 @@ def test_a_new_sign_in_abandons_a_pending_challenge(
     assert client.sign_in("cora", "").state is SignInState.CUSTOM_CHALLENGE
     code = emulator.last_code("cora", "custom_challenge")
     assert client.confirm_sign_in(code).state is SignInState.DONE
+
+
+def test_concurrent_answers_one_is_refused(
+    make_client: Callable[..., AuthClient], emulator: Emulator, pool: Provisioned
+) -> None:
+    client = pool_client(make_client, pool, "CUSTOM_AUTH")
+    sign_up_confirmed(client, emulator, "cora")
+    assert client.sign_in("cora", "").state is SignInState.CUSTOM_CHALLENGE
+    code = emulator.last_code("cora", "custom_challenge")
+    emulator.faults.inject(Fault(operation="RespondToAuthChallenge", delay=0.3, times=1))
+    outcomes: list[object] = []
+    lock = threading.Lock()
+    started = threading.Barrier(2)
+
+    def answer() -> None:
+        started.wait()
+        try:
+            result: object = client.confirm_sign_in(code).state
+        except IllegalTransitionError as exc:
+            result = exc
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=answer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    done = [o for o in outcomes if o is SignInState.DONE]
+    refused = [o for o in outcomes if isinstance(o, IllegalTransitionError)]
+    assert (len(done), len(refused)) == (1, 1), outcomes
+    assert client.is_signed_in
+
+
+def test_signing_in_as_another_user_replaces_the_session(
+    client: AuthClient, emulator: Emulator
+) -> None:
+    sign_up_confirmed(client, emulator, "alice")
+    sign_up_confirmed(client, emulator, "bob")
+    client.sign_in("alice", PASSWORD)
+    alice = client.get_tokens()
+    client.sign_in("bob", PASSWORD)
+    assert client.username == "bob"
+    bob = client.get_tokens()
+    assert bob.username == "bob"
+    assert bob.refresh_token != alice.refresh_token
+    assert client.get_user_attributes()["email"] == "bob@example.com"
+
+
+def test_user_pool_flows_with_an_identity_pool_configured(
+    make_client: Callable[..., AuthClient], emulator: Emulator
+) -> None:
+    client = make_client()  # with the identity pool: sign-in also fetches AWS credentials
+    sign_up_confirmed(client, emulator, "ida")
+    assert client.sign_in("ida", PASSWORD).state is SignInState.DONE
+    assert client.get_tokens().username == "ida"
+    emulator.reset_requests()
+    client.get_tokens()
+    assert emulator.count() == 0
+    client.sign_out()
+    assert client.current_user_state in (UserState.SIGNED_OUT, UserState.GUEST)
+    assert not client.is_signed_in

@@ -143,3 +143,31 @@ def test_sign_in_again_after_sign_out(signed_in: AuthClient, emulator: Emulator)
     signed_in.sign_in("alice", PASSWORD)
     assert signed_in.is_signed_in
     assert signed_in.get_tokens().refresh_token != old.refresh_token
+
+
+def test_global_sign_out_with_an_expired_access_token_refreshes_first(
+    signed_in: AuthClient, emulator: Emulator, clock: FakeClock
+) -> None:
+    clock.advance(3600)
+    emulator.reset_requests()
+    signed_in.sign_out(global_sign_out=True)
+    assert emulator.count("InitiateAuth") == 1
+    assert emulator.count("GlobalSignOut") == 1
+    assert [r.status for r in emulator.requests if r.operation == "GlobalSignOut"] == [200]
+    _assert_signed_out(signed_in)
+
+
+@pytest.mark.parametrize("global_sign_out", [False, True])
+def test_sign_out_from_token_invalid_never_raises(
+    signed_in: AuthClient,
+    admin_idp: Any,
+    pool: Provisioned,
+    clock: FakeClock,
+    global_sign_out: bool,
+) -> None:
+    admin_idp.admin_user_global_sign_out(UserPoolId=pool.user_pool_id, Username="alice")
+    clock.advance(3600)
+    with pytest.raises(UnableToSignInError):
+        signed_in.get_tokens(wait=False)
+    signed_in.sign_out(global_sign_out=global_sign_out)
+    _assert_signed_out(signed_in)

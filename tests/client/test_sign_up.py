@@ -7,6 +7,7 @@ import pytest
 from fsm_auth import (
     AuthClient,
     CodeMismatchError,
+    InvalidParameterError,
     InvalidPasswordError,
     NotAuthorizedError,
     SignInState,
@@ -124,3 +125,13 @@ def test_metadata_and_validation_data_are_accepted(client: AuthClient, emulator:
     )
     assert result.state is SignInState.DONE
     assert client.get_user_attributes()["name"] == "Hugo"
+
+
+def test_resend_for_a_confirmed_user_and_reset_for_an_unknown_one(
+    client: AuthClient, emulator: Emulator
+) -> None:
+    sign_up_confirmed(client, emulator, "ivy")
+    with pytest.raises(InvalidParameterError):
+        client.resend_sign_up_code("ivy")
+    with pytest.raises(UserNotFoundError):
+        client.forgot_password("nobody")

@@ -24,9 +24,7 @@ SERVER_LOGGERS = ("moto", "werkzeug", "fsm_auth.emulator")
 
 def file_store(directory: Path, config: dict[str, Any]) -> FileSessionStore:
     """The encrypted store a client of ``config`` uses in ``directory`` (key file, no keyring)."""
-    return FileSessionStore(
-        directory, config_key=load_config(config).config_key, use_keyring=False
-    )
+    return FileSessionStore(directory, config_key=load_config(config).config_key, use_keyring=False)
 
 
 MakeClient = Callable[..., AuthClient]
@@ -99,6 +97,11 @@ class StateLog:
 
     def __call__(self, state: UserState, info: Any) -> None:
         self.changes.append((state, dict(info)))
+
+
+def state_of(client: AuthClient) -> UserState:
+    """The client's user state now (a call, so type checkers do not narrow it across calls)."""
+    return client.current_user_state
 
 
 def client_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:

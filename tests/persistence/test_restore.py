@@ -21,6 +21,7 @@ from .conftest import (
     register,
     session_path,
     signed_in_client,
+    state_of,
 )
 
 pytestmark = pytest.mark.timeout(60)
@@ -106,7 +107,8 @@ def test_restored_tokens_are_verified_again(
     signed_in_client(make_client, emulator).close()
     store = file_store(storage_dir, aws_config)
     doc = store.load()
-    assert doc is not None and doc["tokens"]
+    assert doc is not None
+    assert doc["tokens"]
     header, payload, signature = doc["tokens"]["access_token"].split(".")
     # Authentic file, forged token: a different payload under the old signature.
     forged = payload[:-4] + ("AAAA" if payload[-4:] != "AAAA" else "BBBB")
@@ -145,7 +147,7 @@ def test_restore_after_sign_out_with_guest_access_known(
     assert client.current_user_state == UserState.GUEST
     register(client, emulator, "bob")
     client.sign_in("bob", PASSWORD)
-    assert client.current_user_state == UserState.SIGNED_IN
+    assert state_of(client) == UserState.SIGNED_IN
     client.sign_out()
     assert client.current_user_state == UserState.GUEST
     client.close()
