@@ -10,6 +10,8 @@ Peer: read the same tokens from a plaintext JSON file, build a pycognito ``Cogni
 and call ``check_token(renew=False)`` (which decodes the access token without verifying it;
 ``Cognito()`` builds its boto3 client eagerly).
 
+The session key is in the owner-only key file (no OS keyring, as on CI).
+
 Run: ``python benchmarks/restore.py`` (needs the dev extra: the emulator issues real tokens).
 """
 
@@ -43,7 +45,12 @@ def median_seconds(fn: Callable[[], Any], rounds: int = ROUNDS) -> float:
 
 
 def main() -> None:
+    import keyring
+    from keyring.backends import fail
     from pycognito import Cognito
+
+    # The key-file fallback, as on CI (and no benchmark keys left in a real OS keyring).
+    keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
 
     with tempfile.TemporaryDirectory() as tmp:
         storage_dir = Path(tmp) / "session"

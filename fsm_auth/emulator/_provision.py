@@ -40,27 +40,6 @@ _READABLE = (
     "website",
     "zoneinfo",
 )
-_READABLE = (
-    "address",
-    "birthdate",
-    "email",
-    "email_verified",
-    "family_name",
-    "gender",
-    "given_name",
-    "locale",
-    "middle_name",
-    "name",
-    "nickname",
-    "phone_number",
-    "phone_number_verified",
-    "picture",
-    "preferred_username",
-    "profile",
-    "updated_at",
-    "website",
-    "zoneinfo",
-)
 
 
 @attrs.frozen

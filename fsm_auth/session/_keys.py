@@ -186,7 +186,32 @@ def _decode_key(raw: bytes) -> bytes | None:
     return raw if len(raw) == KEY_BYTES else None
 
 
-class FileKeySource:
+class _StoredKeySource:
+    """A key source that can also write: ``get_or_create`` on top of ``get`` and ``_put``."""
+
+    def get(self) -> bytes | None:
+        raise NotImplementedError
+
+    def _put(self, key: bytes) -> None:
+        raise NotImplementedError
+
+    def get_or_create(self) -> bytes:
+        """The key, creating (or replacing an unusable) one."""
+        try:
+            key = self.get()
+        except UntrustedFileError as exc:
+            # A key that others could read is burnt; one we cannot parse is useless. Either way
+            # the session it protected is unreadable to us, and a new key starts clean.
+            _log.info("Replacing the session key: %s", exc)
+            key = None
+        if key is not None:
+            return key
+        key = new_key()
+        self._put(key)
+        return key
+
+
+class FileKeySource(_StoredKeySource):
     """The key in an owner-only (0600) file, for machines without a usable OS keyring."""
 
     def __init__(self, path: Path) -> None:
@@ -203,28 +228,17 @@ class FileKeySource:
             raise UntrustedFileError(f"{self.path} is corrupt (not a {KEY_BYTES}-byte key)")
         return key
 
-    def get_or_create(self) -> bytes:
-        try:
-            key = self.get()
-        except UntrustedFileError as exc:
-            # A key that others could read is burnt; one we cannot parse is useless. Either way
-            # the session it protected is unreadable to us, and a new key starts clean.
-            _log.info("Replacing the session key: %s", exc)
-            key = None
-        if key is not None:
-            return key
-        key = new_key()
+    def _put(self, key: bytes) -> None:
         try:
             write_atomic(self.path, key)
         except OSError as exc:
             raise store_error("write the session key file", self.path, exc.strerror) from exc
-        return key
 
     def __repr__(self) -> str:
         return f"FileKeySource(path={str(self.path)!r})"
 
 
-class KeyringKeySource:
+class KeyringKeySource(_StoredKeySource):
     """The key in the OS keyring (macOS Keychain, Windows Credential Locker, Secret Service)."""
 
     def __init__(self, backend: Any, service: str, username: str) -> None:
@@ -250,15 +264,7 @@ class KeyringKeySource:
             raise UntrustedFileError(f"the session key in the {self.description} is corrupt")
         return key
 
-    def get_or_create(self) -> bytes:
-        try:
-            key = self.get()
-        except UntrustedFileError as exc:
-            _log.info("Replacing the session key: %s", exc)
-            key = None
-        if key is not None:
-            return key
-        key = new_key()
+    def _put(self, key: bytes) -> None:
         try:
             self._backend.set_password(
                 self._service, self._username, base64.b64encode(key).decode("ascii")
@@ -267,7 +273,6 @@ class KeyringKeySource:
             raise SessionStoreError(
                 f"cannot store the session key in the {self.description}: {type(exc).__name__}"
             ) from exc
-        return key
 
     def __repr__(self) -> str:
         return f"KeyringKeySource(service={self._service!r}, username={self._username!r})"

@@ -176,6 +176,7 @@ def _wait_for_save(fd: int, count: int) -> int:
     return seen
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     "fork" not in multiprocessing.get_all_start_methods(), reason="forks fast children"
 )

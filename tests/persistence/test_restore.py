@@ -17,6 +17,7 @@ from .conftest import (
     MakeClient,
     StateLog,
     client_warnings,
+    file_mode,
     file_store,
     register,
     session_path,
@@ -232,3 +233,25 @@ def test_restores_are_independent_of_the_client_instance(
     clients: list[AuthClient] = [make_client() for _ in range(2)]
     assert [c.initialize() for c in clients] == [UserState.SIGNED_IN] * 2
     assert clients[0].get_tokens() == clients[1].get_tokens()
+
+
+def test_default_store_under_storage_dir(
+    emulator: Emulator,
+    clock: FakeClock,
+    storage_dir: Path,
+    aws_config: dict[str, Any],
+    no_os_keyring: None,
+) -> None:
+    """``from_config(storage_dir=...)``: the default encrypted store, as an app builds it."""
+    with AuthClient.from_config(aws_config, storage_dir=storage_dir, clock=clock) as client:
+        client.initialize()
+        register(client, emulator, "olga")
+        client.sign_in("olga", PASSWORD)
+        tokens = client.get_tokens()
+    assert session_path(storage_dir).exists()
+    assert file_mode(storage_dir / "key") == 0o600
+    emulator.stop()
+    with AuthClient.from_config(aws_config, storage_dir=storage_dir, clock=clock) as restored:
+        assert restored.initialize() == UserState.SIGNED_IN
+        assert restored.username == "olga"
+        assert restored.get_tokens() == tokens

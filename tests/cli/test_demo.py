@@ -1,0 +1,61 @@
+"""``fsm-auth demo`` and ``python -m fsm_auth``, run as a user runs them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def test_demo_runs_the_whole_life_of_a_user() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "fsm_auth", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=170,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout
+    # Every step, in order, with the state changes the listener printed.
+    steps = [
+        "[user state] -> signedOut",
+        "[user state] -> guest",
+        "confirmed",
+        "[user state] -> signedIn",
+        "sign-in state DONE",
+        "verified id token",
+        "put s3://",
+        "1 refresh request(s)",
+        "S3 still works",
+        "raises NetworkError",
+        "user state unchanged: signedIn",
+        "initialize() -> signedIn as demo-user",
+        "tokens served offline",
+        "final state guest",
+        "Demo finished.",
+    ]
+    position = 0
+    for step in steps:
+        found = out.find(step, position)
+        assert found >= 0, f"missing or out of order: {step!r}\n{out}"
+        position = found
+    # The demo prints claims and masked values, never a token or a secret key.
+    assert "eyJ" not in out
+    assert "SecretAccessKey" not in out
+
+
+def test_cli_reports_an_unknown_spec_cleanly() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "fsm_auth", "diagram", "no_such_spec"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "no_such_spec" in done.stderr
+    assert "Traceback" not in done.stderr
