@@ -43,6 +43,18 @@ def _listening(client: AuthClient) -> StateLog:
     return log
 
 
+def _refreshes_normally(client: AuthClient, emulator: Emulator, clock: FakeClock) -> None:
+    """The refresh token survived: once the tokens expire, one refresh, still signed in."""
+    before = client.get_tokens()
+    clock.advance(before.expiration.timestamp() - clock.now + 60)
+    refreshes = emulator.count("InitiateAuth")
+    after = client.get_tokens()
+    assert emulator.count("InitiateAuth") - refreshes == 1
+    assert after.access_token != before.access_token
+    assert after.refresh_token == before.refresh_token
+    assert state_of(client) == UserState.SIGNED_IN
+
+
 def test_sign_up_offline(make_client: MakeClient, emulator: Emulator) -> None:
     client = make_client()
     assert client.initialize() == UserState.SIGNED_OUT
@@ -198,7 +210,10 @@ def test_guest_credentials_offline_get_credentials_for_identity(
 
 
 def test_user_credentials_dropped_then_fetched(
-    make_client: MakeClient, emulator: Emulator, caplog: pytest.LogCaptureFixture
+    make_client: MakeClient,
+    emulator: Emulator,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The prefetch at sign-in loses its connection: the sign-in stands, the credentials
     call raises NetworkError, and the next call fetches them."""
@@ -216,6 +231,7 @@ def test_user_credentials_dropped_then_fetched(
     assert log.changes == []
     assert client.get_aws_credentials().access_key_id
     assert client.current_user_state == UserState.SIGNED_IN
+    _refreshes_normally(client, emulator, clock)
 
 
 def test_user_credentials_offline_after_expiry(
@@ -232,6 +248,7 @@ def test_user_credentials_offline_after_expiry(
     emulator.start()
     assert client.get_aws_credentials().expiration.timestamp() > clock.now
     assert client.get_tokens().expiration.timestamp() > clock.now
+    _refreshes_normally(client, emulator, clock)
 
 
 def test_federated_sign_in_offline(make_client: MakeClient, emulator: Emulator) -> None:
@@ -279,7 +296,9 @@ def test_global_sign_out_offline_signs_out_locally(
     assert make_client(identity_pool=False).initialize() == UserState.SIGNED_OUT
 
 
-def test_change_password_offline(make_client: MakeClient, emulator: Emulator) -> None:
+def test_change_password_offline(
+    make_client: MakeClient, emulator: Emulator, clock: FakeClock
+) -> None:
     client = signed_in_client(make_client, emulator, identity_pool=False)
     log = _listening(client)
     emulator.stop()
@@ -288,13 +307,16 @@ def test_change_password_offline(make_client: MakeClient, emulator: Emulator) ->
     assert client.current_user_state == UserState.SIGNED_IN
     assert log.changes == []
     emulator.start()
+    _refreshes_normally(client, emulator, clock)
     client.change_password(PASSWORD, "Another-Horse-7!")
     client.sign_out()
     client.sign_in("alice", "Another-Horse-7!")
     assert client.current_user_state == UserState.SIGNED_IN
 
 
-def test_get_user_attributes_offline(make_client: MakeClient, emulator: Emulator) -> None:
+def test_get_user_attributes_offline(
+    make_client: MakeClient, emulator: Emulator, clock: FakeClock
+) -> None:
     client = signed_in_client(make_client, emulator, identity_pool=False)
     tokens = client.get_tokens()
     log = _listening(client)
@@ -306,3 +328,4 @@ def test_get_user_attributes_offline(make_client: MakeClient, emulator: Emulator
     assert log.changes == []
     emulator.start()
     assert client.get_user_attributes()["email"] == "alice@example.com"
+    _refreshes_normally(client, emulator, clock)

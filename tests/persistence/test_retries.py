@@ -35,7 +35,6 @@ ATTEMPTS = 3  # RetryPolicy.max_attempts, the default
 
 FAULTS: dict[str, tuple[Callable[[str, int | None], Fault], type[ServiceError]]] = {
     "5xx": (lambda op, times: Fault(operation=op, status=500, times=times), InternalServiceError),
-    "503": (lambda op, times: Fault(operation=op, status=503, times=times), InternalServiceError),
     "throttle": (
         lambda op, times: Fault(operation=op, throttle=True, times=times),
         TooManyRequestsError,
