@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from fsm_auth import AuthClient, UserState
-from fsm_auth import client as client_module
 from fsm_auth.emulator import Emulator
+from fsm_auth.session import clear_jwks_caches
 
 PASSWORD = "Bench-Passw0rd!"
 ROUNDS = 30
@@ -77,7 +77,7 @@ def main() -> None:
             emulator.stop()  # offline from here: a restore that made a request would fail
 
             def ours() -> None:
-                client_module._jwks_caches.clear()  # a new process holds no JWKS in memory
+                clear_jwks_caches()  # a new process holds no JWKS in memory
                 with AuthClient.from_config(config, storage_dir=storage_dir) as restored:
                     if restored.initialize() != UserState.SIGNED_IN:
                         raise AssertionError("the session was not restored")

@@ -34,13 +34,11 @@ from fsm_auth.errors import (
 )
 from fsm_auth.provider import ProviderContext, RawTokens, UserPoolProvider
 from fsm_auth.session import (
-    Expiring,
     FileSessionStore,
-    JWKSCache,
+    IdentitySession,
     RefreshingCache,
     SessionStore,
-    TokenVerifier,
-    jwks_url,
+    UserPoolTokens,
 )
 from fsm_auth.transport import RetryPolicy
 from fsm_auth.values import (
@@ -57,7 +55,6 @@ from fsm_auth.values import (
 if TYPE_CHECKING:
     import boto3
 
-    from fsm_auth.session import IdentitySession
 
 __all__ = ["AuthClient", "UserStateListener"]
 
@@ -76,19 +73,6 @@ _SIGNED_OUT_STATES = frozenset(
 # Refresh answers that mean "this session is over", as opposed to a passing failure.
 _REFUSALS = (NotAuthorizedError, UserNotFoundError)
 _INFO_KEYS = ("username", "provider")
-
-# JWKS documents are public and the same for every client of a pool: one cache per URL per
-# process, so a second client (or a restart of one) does not fetch them again.
-_jwks_caches: dict[str, JWKSCache] = {}
-_jwks_lock = threading.Lock()
-
-
-def _jwks_cache(url: str) -> JWKSCache:
-    with _jwks_lock:
-        cache = _jwks_caches.get(url)
-        if cache is None:
-            cache = _jwks_caches[url] = JWKSCache(url)
-        return cache
 
 
 class _Guards:
@@ -136,13 +120,19 @@ class AuthClient:
 
         # The user-pool session.
         self._user_pool: UserPoolProvider | None = None
-        self._verifier: TokenVerifier | None = None
         self._method: str | None = None  # "user_pool" | "federated" while signed in
         self._username: str | None = None
         self._federation: dict[str, Any] | None = None
-        self._tokens: RefreshingCache[Tokens] = RefreshingCache(
-            self._refresh_tokens, clock=self._clock, min_validity=min_validity, name="tokens"
-        )
+        self._tokens: UserPoolTokens | None = None
+        if config.user_pool is not None:
+            self._tokens = UserPoolTokens(
+                config.user_pool,
+                provider=self._pool,
+                store=store,
+                clock=self._clock,
+                min_validity=min_validity,
+                on_refreshed=lambda tokens: self._persist(tokens=tokens),
+            )
         # Set only while signed in through the user pool: get_tokens()'s lock-free fast path.
         self._live_tokens: RefreshingCache[Tokens] | None = None
         self._session_generation = 0
@@ -186,7 +176,8 @@ class AuthClient:
 
     def close(self) -> None:
         """Stop background work (refresh threads); the session stays persisted."""
-        self._tokens.close()
+        if self._tokens is not None:
+            self._tokens.close()
         if self._identity is not None:
             self._identity.close()
         self.release_sign_in_wait()
@@ -285,15 +276,11 @@ class AuthClient:
         assert provider is not None
         return provider
 
-    def _token_verifier(self) -> TokenVerifier:
-        verifier = self._verifier
-        if verifier is None:
-            pool = self.config.user_pool
-            if pool is None:
-                raise UserPoolNotConfiguredError("The configuration has no Cognito user pool")
-            verifier = TokenVerifier(pool, jwks=_jwks_cache(jwks_url(pool)), clock=self._clock)
-            self._verifier = verifier
-        return verifier
+    def _user_tokens(self) -> UserPoolTokens:
+        tokens = self._tokens
+        if tokens is None:
+            raise UserPoolNotConfiguredError("The configuration has no Cognito user pool")
+        return tokens
 
     def _identity_session(self) -> IdentitySession:
         identity = self._identity
@@ -303,8 +290,6 @@ class AuthClient:
                 raise IdentityPoolNotConfiguredError(
                     "The configuration has no Cognito identity pool"
                 )
-            from fsm_auth.session import IdentitySession
-
             with self._lock:
                 if self._identity is None:
                     self._identity = IdentitySession(
@@ -403,17 +388,16 @@ class AuthClient:
 
     def _complete_user_pool_sign_in(self, raw: RawTokens) -> Callable[[], None]:
         """Verify and keep the tokens of a finished sign-in; return its announcement."""
-        tokens = self._token_verifier().verify_tokens(
-            raw.id_token, raw.access_token, raw.refresh_token
-        )
+        user_tokens = self._user_tokens()
+        tokens = user_tokens.verify(raw)
         username = tokens.username
         with self._lock:
             self._session_generation += 1
             self._method = "user_pool"
             self._username = username
             self._federation = None
-            self._tokens.set(Expiring(tokens, tokens.expiration.timestamp()))
-            self._live_tokens = self._tokens
+            user_tokens.keep(tokens)
+            self._live_tokens = user_tokens.cache
         identity = self._identity_if_configured()
         if identity is not None:
             identity.authenticate(self._user_pool_logins)
@@ -440,7 +424,7 @@ class AuthClient:
     def _user_pool_logins(self) -> Mapping[str, str]:
         pool = self.config.user_pool
         assert pool is not None
-        tokens = self._tokens.get()
+        tokens = self._user_tokens().cache.get()
         return {pool.issuer.removeprefix("https://"): tokens.id_token}
 
     # -- tokens --------------------------------------------------------------------------------
@@ -518,38 +502,6 @@ class AuthClient:
             self._release_generation += 1
             self._wait.notify_all()
 
-    def _refresh_tokens(self, previous: Tokens | None) -> Expiring[Tokens]:
-        if previous is None or not previous.refresh_token:
-            raise NotSignedInError("No refresh token: the user must sign in")
-        with self._store.lock():
-            shared = self._tokens_saved_by_another_process(previous)
-            if shared is not None:
-                return Expiring(shared, shared.expiration.timestamp())
-            raw = self._pool().refresh(previous.refresh_token, previous.username or "")
-            tokens = self._token_verifier().verify_tokens(
-                raw.id_token, raw.access_token, raw.refresh_token
-            )
-            self._persist(tokens=tokens)
-        return Expiring(tokens, tokens.expiration.timestamp())
-
-    def _tokens_saved_by_another_process(self, previous: Tokens) -> Tokens | None:
-        """Tokens another process refreshed from the same session, if still fresh enough."""
-        doc = self._store.load()
-        saved = (doc or {}).get("tokens")
-        if not saved or saved.get("refresh_token") != previous.refresh_token:
-            return None
-        if saved.get("access_token") == previous.access_token:
-            return None
-        try:
-            tokens = self._token_verifier().verify_tokens(
-                saved["id_token"], saved["access_token"], saved.get("refresh_token")
-            )
-        except AuthError:
-            return None
-        if tokens.expiration.timestamp() - self._clock() <= self._min_validity:
-            return None
-        return tokens
-
     # -- user pool: passwords, attributes, deletion ----------------------------------------
 
     def _access_token(self) -> str:
@@ -614,8 +566,10 @@ class AuthClient:
         revokes this session's refresh token. A failed server call is logged, not raised.
         """
         self._ensure_initialized()
-        cached = self._tokens.peek()
-        tokens = cached.value if cached is not None and self._method == "user_pool" else None
+        user_tokens = self._tokens
+        tokens = None
+        if user_tokens is not None and self._method == "user_pool":
+            tokens = user_tokens.current()
         if tokens is not None and (global_sign_out or invalidate_tokens):
             try:
                 if global_sign_out:
@@ -629,7 +583,7 @@ class AuthClient:
     def _fresh_access_token(self, tokens: Tokens) -> str:
         if tokens.expiration.timestamp() - self._clock() > self._min_validity:
             return tokens.access_token
-        return self._tokens.get().access_token
+        return self._user_tokens().cache.get().access_token
 
     def _end_session(self) -> None:
         with self._lock:
@@ -638,7 +592,8 @@ class AuthClient:
             self._method = None
             self._username = None
             self._federation = None
-            self._tokens.set(None)
+            if self._tokens is not None:
+                self._tokens.keep(None)
         if self._identity is not None:
             self._identity.sign_out()
             if self._guest_access_known():
@@ -688,7 +643,8 @@ class AuthClient:
             self._method = "federated"
             self._username = None
             self._live_tokens = None
-            self._tokens.set(None)
+            if self._tokens is not None:
+                self._tokens.keep(None)
             self._federation = {
                 "provider": name,
                 "token": token,
@@ -748,7 +704,11 @@ class AuthClient:
             except _REFUSALS as exc:
                 if self._session_generation == generation:
                     self._credentials_refused(exc)
-                if self._engine.state not in _SIGNED_OUT_STATES:
+                # A new session (maybe signed in by a listener of the refusal) or a state that
+                # waits for one: go round again. Otherwise the refusal is this session's answer.
+                if self._session_generation == generation and (
+                    self._engine.state not in _SIGNED_OUT_STATES
+                ):
                     raise
 
     def _become_guest(self, identity: IdentitySession) -> None:
@@ -798,9 +758,9 @@ class AuthClient:
 
     def _session_document(self, tokens: Tokens | None) -> dict[str, Any]:
         with self._lock:
-            if tokens is None and self._method == "user_pool":
-                cached = self._tokens.peek()
-                tokens = cached.value if cached is not None else None
+            user_tokens = self._tokens if self._method == "user_pool" else None
+            if tokens is None and user_tokens is not None:
+                tokens = user_tokens.current()
             doc: dict[str, Any] = {
                 "schema": SCHEMA,
                 "method": self._method,
@@ -809,14 +769,8 @@ class AuthClient:
                 "tokens": None,
                 "jwks": None,
             }
-            if tokens is not None and self._method == "user_pool":
-                doc["tokens"] = {
-                    "id_token": tokens.id_token,
-                    "access_token": tokens.access_token,
-                    "refresh_token": tokens.refresh_token,
-                }
-                verifier = self._verifier
-                doc["jwks"] = verifier.jwks.export() if verifier is not None else None
+            if tokens is not None and user_tokens is not None:
+                doc.update(user_tokens.export(tokens))
             identity = self._identity
             doc["identity"] = identity.export() if identity is not None else None
         return doc
@@ -841,35 +795,33 @@ class AuthClient:
             with self._lock:
                 self._method = "federated"
                 self._federation = federation
-            self._identity_session().restore(identity_doc or {}, lambda: logins)
+            identity = self._identity_session()
+            identity.restore(identity_doc or {}, lambda: logins)
+            if identity.mode != "authenticated":
+                identity.authenticate(
+                    lambda: logins,
+                    identity_id=federation.get("identity_id"),
+                    custom_role_arn=federation.get("custom_role_arn"),
+                )
             return "restored_signed_in", {"provider": federation["provider"]}
         if self._guest_access_known():
             return "restored_guest", {}
         return "restored_signed_out", {}
 
     def _restore_user_pool(self, doc: Mapping[str, Any]) -> Tokens | None:
-        saved = doc["tokens"]
-        verifier = self._token_verifier()
-        try:
-            if doc.get("jwks"):
-                verifier.jwks.load(doc["jwks"])
-            tokens = verifier.verify_tokens(
-                saved["id_token"],
-                saved["access_token"],
-                saved.get("refresh_token"),
-                check_expiry=False,
-            )
-        except (AuthError, KeyError, TypeError, ValueError) as exc:
-            logger.warning("The saved session did not verify; starting signed out (%s)", exc)
+        user_tokens = self._user_tokens()
+        tokens = user_tokens.restore(doc)
+        if tokens is None:
             return None
         with self._lock:
             self._method = "user_pool"
             self._username = tokens.username
-            self._tokens.set(Expiring(tokens, tokens.expiration.timestamp()))
-            self._live_tokens = self._tokens
-        identity = self._identity
-        if identity is not None:
+            self._live_tokens = user_tokens.cache
+        if self.config.identity_pool is not None:
+            identity = self._identity_session()
             identity.restore(doc.get("identity") or {}, self._user_pool_logins)
+            if identity.mode != "authenticated":
+                identity.authenticate(self._user_pool_logins)
         return tokens
 
 

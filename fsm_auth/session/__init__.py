@@ -5,6 +5,7 @@ from fsm_auth.session._cache import Expiring, RefreshingCache
 from fsm_auth.session._identity import IdentitySession
 from fsm_auth.session._jwt import JWKSCache, TokenVerifier, jwks_url
 from fsm_auth.session._store import FileSessionStore, MemorySessionStore, SessionStore
+from fsm_auth.session._user_pool import UserPoolTokens, clear_jwks_caches
 
 __all__ = [
     "Expiring",
@@ -15,5 +16,7 @@ __all__ = [
     "RefreshingCache",
     "SessionStore",
     "TokenVerifier",
+    "UserPoolTokens",
+    "clear_jwks_caches",
     "jwks_url",
 ]

@@ -110,6 +110,34 @@ def register(client: AuthClient, emulator: Emulator, username: str) -> None:
     client.confirm_sign_up(username, emulator.last_code(username, "sign_up"))
 
 
+def in_threads(count: int, call: Callable[[], AWSCredentials]) -> list[AWSCredentials]:
+    """``call()`` in ``count`` threads released together; every result (none may raise)."""
+    barrier = threading.Barrier(count)
+    results: list[AWSCredentials] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def ask() -> None:
+        barrier.wait()
+        try:
+            credentials = call()
+        except BaseException as exc:
+            with lock:
+                errors.append(exc)
+            return
+        with lock:
+            results.append(credentials)
+
+    threads = [threading.Thread(target=ask, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert errors == []
+    assert len(results) == count
+    return results
+
+
 def assert_no_secret(texts: list[str], credentials: list[AWSCredentials]) -> None:
     """No secret key or session token of ``credentials`` appears in any of ``texts``."""
     for creds in credentials:
@@ -718,34 +746,25 @@ def test_cached_credentials_make_no_request_and_expiry_makes_one(
     assert emulator.requests == []
 
     clock.advance(HOUR + 60)
-    barrier = threading.Barrier(32)
-    results: list[AWSCredentials] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def ask() -> None:
-        barrier.wait()
-        try:
-            credentials = client.get_aws_credentials(timeout=10)
-        except BaseException as exc:
-            with lock:
-                errors.append(exc)
-            return
-        with lock:
-            results.append(credentials)
-
-    threads = [threading.Thread(target=ask, daemon=True) for _ in range(32)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
-    assert errors == []
-    assert len(results) == 32
+    results = in_threads(32, lambda: client.get_aws_credentials(timeout=10))
     assert len({c.access_key_id for c in results}) == 1
     assert results[0].access_key_id != first.access_key_id
     assert emulator.count("GetCredentialsForIdentity") == 1
     assert emulator.count("GetId") == 0
     assert emulator.count("InitiateAuth") == (1 if kind == "user_pool" else 0)
+
+
+def test_thirty_two_threads_become_one_guest(federated: AuthClient, emulator: Emulator) -> None:
+    client = federated
+    recorder = Recorder()
+    client.add_user_state_listener(recorder)
+    emulator.reset_requests()
+    results = in_threads(32, client.get_aws_credentials)
+    assert len({c.access_key_id for c in results}) == 1
+    assert cognito_requests(emulator) == ["GetId", "GetCredentialsForIdentity"]
+    assert client.current_user_state is UserState.GUEST
+    assert recorder.calls == [(UserState.GUEST, {})]
+    assert results[0] == client.get_aws_credentials()
 
 
 # -- the guest identity offered at sign-in ----------------------------------------------------

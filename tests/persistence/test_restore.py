@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from fsm_auth import AuthClient, IdentityProvider, NotSignedInError, UserState
-from fsm_auth import client as client_module
 from fsm_auth.emulator import Emulator, FakeClock
+from fsm_auth.session import clear_jwks_caches
 
 from .conftest import (
     PASSWORD,
@@ -31,9 +31,9 @@ HOUR = 3600.0
 
 
 @pytest.fixture
-def new_process(monkeypatch: pytest.MonkeyPatch) -> None:
+def new_process() -> None:
     """Forget the JWKS documents this process fetched, as a restarted process would."""
-    monkeypatch.setattr(client_module, "_jwks_caches", {})
+    clear_jwks_caches()
 
 
 def test_restore_signed_in_offline_then_refresh_online(
