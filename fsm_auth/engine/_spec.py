@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import importlib.resources
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -168,6 +167,8 @@ class Spec:
 
 def shipped_specs_dir() -> Path:
     """The directory holding the specs shipped with fsm-auth."""
+    import importlib.resources  # here, not at import: it pulls in tempfile, shutil, zipfile
+
     try:
         shipped = importlib.resources.files("fsm_auth.specs")
         path = Path(str(shipped))
