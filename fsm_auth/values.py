@@ -101,17 +101,32 @@ class SignUpResult:
     code_delivery: CodeDeliveryDetails | None = None
 
 
-@attrs.frozen
+# Challenge parameters the user must see but a log must not: MFA_SETUP's TOTP shared secret.
+_SECRET_PARAMETERS = frozenset({"SECRET_CODE"})
+
+
+@attrs.frozen(repr=False)
 class SignInResult:
     """The outcome of ``sign_in`` / ``confirm_sign_in``.
 
-    ``parameters`` are the challenge's public parameters (for example ``USER_ID_FOR_SRP``,
-    ``MFAS_CAN_CHOOSE`` or a custom challenge's public values); never a secret.
+    ``parameters`` are the challenge's parameters for the user (for example
+    ``USER_ID_FOR_SRP``, ``MFAS_CAN_CHOOSE``, a custom challenge's public values, or for
+    ``MFA_SETUP`` the ``SECRET_CODE`` to enter in an authenticator app). The ``repr`` masks
+    ``SECRET_CODE``.
     """
 
     state: SignInState
     parameters: Mapping[str, str] = attrs.field(factory=dict)
     code_delivery: CodeDeliveryDetails | None = None
+
+    def __repr__(self) -> str:
+        shown = {k: "***" if k in _SECRET_PARAMETERS else v for k, v in self.parameters.items()}
+        return (
+            f"SignInResult(state={self.state.value!r}, parameters={shown!r}, "
+            f"code_delivery={self.code_delivery!r})"
+        )
+
+    __str__ = __repr__
 
 
 @attrs.frozen

@@ -298,3 +298,16 @@ def test_not_signed_in(client: AuthClient) -> None:
     with pytest.raises(NotSignedInError):
         client.get_tokens(wait=False)
     assert client.current_user_state is UserState.SIGNED_OUT
+
+
+def test_sign_in_result_repr_masks_the_totp_secret() -> None:
+    from fsm_auth import SignInResult, SignInState
+
+    result = SignInResult(
+        state=SignInState.MFA_SETUP,
+        parameters={"SECRET_CODE": "JBSWY3DPEHPK3PXP", "USER_ID_FOR_SRP": "alice"},
+    )
+    assert "JBSWY3DPEHPK3PXP" not in repr(result)
+    assert "JBSWY3DPEHPK3PXP" not in str(result)
+    assert "alice" in repr(result)
+    assert result.parameters["SECRET_CODE"] == "JBSWY3DPEHPK3PXP"
