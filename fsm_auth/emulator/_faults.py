@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
@@ -15,7 +17,9 @@ class Fault:
     requests it hits (``None``: until cleared). Exactly one action: ``error=(code, message,
     http_status)``, ``status`` (an InternalErrorException document with that HTTP status),
     ``throttle`` (TooManyRequestsException, 400), ``delay`` (seconds, then the request goes
-    through) or ``drop`` (the connection is closed without an answer).
+    through), ``drop`` (the connection is closed without an answer) or ``answer`` (a 200 JSON
+    document sent instead of the real answer: what a misbehaving or impostor server would say,
+    e.g. a device-tracking challenge or forged tokens).
     """
 
     operation: str | None = None
@@ -26,6 +30,7 @@ class Fault:
     throttle: bool = False
     delay: float | None = None
     drop: bool = False
+    answer: Mapping[str, Any] | None = None
     hits: int = attrs.field(default=0, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -35,9 +40,12 @@ class Fault:
             self.throttle,
             self.delay is not None,
             self.drop,
+            self.answer is not None,
         ]
         if sum(actions) != 1:
-            raise ValueError("a Fault needs exactly one of error, status, throttle, delay, drop")
+            raise ValueError(
+                "a Fault needs exactly one of error, status, throttle, delay, drop, answer"
+            )
 
     def matches(self, service: str, operation: str) -> bool:
         """Whether this fault applies to a request of ``service``/``operation``."""

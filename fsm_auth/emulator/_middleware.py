@@ -144,6 +144,11 @@ class FidelityMiddleware:
                 status, code, message = document
                 self.record(service, operation, status)
                 return _error(start_response, service, status, code, message)
+            if fault.answer is not None:
+                self.record(service, operation, 200)
+                body = json.dumps(dict(fault.answer)).encode()
+                start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1")])
+                return [body]
             time.sleep(fault.delay or 0.0)
             if not self.is_running():
                 _drop(environ)

@@ -199,3 +199,20 @@ def test_importing_the_package_does_not_import_moto() -> None:
 def test_provision_needs_a_known_port() -> None:
     with pytest.raises(RuntimeError, match="start the emulator"):
         Emulator().provision()
+
+
+def test_fault_answer_replaces_the_real_answer(emulator: Emulator) -> None:
+    idp = emulator.admin_client()
+    emulator.reset_requests()
+    emulator.faults.inject(
+        Fault(operation="ListUserPools", times=1, answer={"UserPools": [{"Id": "impostor"}]})
+    )
+    assert idp.list_user_pools(MaxResults=10)["UserPools"] == [{"Id": "impostor"}]
+    # One request only: the next one is answered by the emulator again.
+    assert all(p["Id"] != "impostor" for p in idp.list_user_pools(MaxResults=10)["UserPools"])
+    assert emulator.count("ListUserPools") == 2
+
+
+def test_an_answer_is_an_action_too() -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        Fault(answer={}, drop=True)
