@@ -28,13 +28,15 @@ def emulator(_emulator_clock: FakeClock) -> Iterator[Emulator]:
 
 @pytest.fixture(autouse=True)
 def _emulator_reset(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After a test that used the emulator: no faults, real time, and serving again."""
+    """After a test that used the emulator: no faults, no codes, real time, serving again."""
     yield
     if "emulator" not in request.fixturenames:
         return
     emu: Emulator = request.getfixturevalue("emulator")
     clock: FakeClock = request.getfixturevalue("_emulator_clock")
     emu.faults.clear()
+    # Codes of earlier tests (same user names, other pools) must not answer this test's asks.
+    emu.clear_codes()
     clock.reset()
     emu.clock = clock
     emu.start()

@@ -108,6 +108,7 @@ class AuthFlows:
         username = str(auth.get("USERNAME") or "")
         if not username:
             raise CognitoError("InvalidParameterException", "Missing required parameter USERNAME")
+        # Hashed for the name sent: an e-mail/alias or the internal user name, both sign in.
         _moto.check_secret_hash(client, auth.get("SECRET_HASH"), username)
         user = _moto.user_of(pool, username)
         if not user.enabled:
@@ -301,9 +302,8 @@ class AuthFlows:
                 f"Invalid challenge name {name}; expected {session.challenge}",
             )
         user = _moto.user_of(pool, session.username)
-        _moto.check_secret_hash(
-            client, answers.get("SECRET_HASH"), answers.get("USERNAME", ""), user.username
-        )
+        # Challenge answers carry the internal user name (USER_ID_FOR_SRP), not an alias.
+        _moto.check_secret_hash(client, answers.get("SECRET_HASH"), user.username)
         if name == "PASSWORD_VERIFIER":
             assert session.srp is not None
             if not _srp.signature_valid(

@@ -88,6 +88,34 @@ def user_of(pool: CognitoIdpUserPool, username: str) -> CognitoIdpUser:
     return user
 
 
+def user_by_alias(pool: CognitoIdpUserPool, name: str) -> CognitoIdpUser | None:
+    """A user by user name or, in a pool with ``AliasAttributes``, by a verified alias.
+
+    moto knows ``UsernameAttributes`` but not aliases; an e-mail or phone alias counts only
+    once verified (``preferred_username`` needs no verification), as in Cognito.
+    """
+    user: CognitoIdpUser | None = pool.users.get(name)
+    if user is not None or not name:
+        return user
+    for alias in pool.extended_config.get("AliasAttributes") or ():
+        for candidate in pool.users.values():
+            lookup = candidate.attribute_lookup
+            verified = alias == "preferred_username" or lookup.get(f"{alias}_verified") == "true"
+            if verified and lookup.get(alias) == name:
+                return candidate
+    return None
+
+
+def alias_format(pool: CognitoIdpUserPool, username: str) -> str | None:
+    """The alias attribute ``username`` looks like (so may not be a user name), if any."""
+    aliases = pool.extended_config.get("AliasAttributes") or ()
+    if "email" in aliases and "@" in username:
+        return "email"
+    if "phone_number" in aliases and username.startswith("+") and username[1:].isdigit():
+        return "phone"
+    return None
+
+
 def unverified_claims(token: str) -> dict[str, Any]:
     """The payload of a JWT without checking it (the emulator issued it itself)."""
     try:
@@ -111,7 +139,11 @@ def secret_hash(secret: str, client_id: str, username: str) -> str:
 
 
 def check_secret_hash(client: CognitoIdpUserPoolClient, given: str | None, *usernames: str) -> None:
-    """Refuse a missing or wrong SECRET_HASH when the client has a secret."""
+    """Refuse a missing or wrong SECRET_HASH when the client has a secret.
+
+    The hash must be computed for one of ``usernames``; callers pass the one name the service
+    expects for the operation (the name sent, or the internal user name), not a list of guesses.
+    """
     if not client.generate_secret:
         return
     if given and any(
@@ -173,6 +205,8 @@ def patch_pool(
 
     setattr(pool, "create_jwt", create_jwt)  # noqa: B010 (mypy forbids assigning methods)
     setattr(pool, "create_refresh_token", create_refresh_token)  # noqa: B010
+    if pool.extended_config.get("AliasAttributes"):
+        setattr(pool, "_get_user", lambda name: user_by_alias(pool, name))  # noqa: B010
     setattr(pool, "_fsm_auth_patched", True)  # noqa: B010
 
 

@@ -122,20 +122,26 @@ def provision(
     refresh_token_days: int,
     with_identity_pool: bool,
     bucket: str | None,
+    username_attributes: tuple[str, ...] = (),
+    alias_attributes: tuple[str, ...] = (),
 ) -> Provisioned:
     """Create the resources in moto's backends directly (no HTTP, nothing recorded)."""
     if mfa not in ("OFF", "OPTIONAL", "ON"):
         raise ValueError(f"mfa must be OFF, OPTIONAL or ON, not {mfa!r}")
+    _check_sign_in_attributes(username_attributes, alias_attributes)
     backend = _moto.idp()
     name = f"fsm-auth-{next(_counter)}"
-    pool = backend.create_user_pool(
-        name,
-        {
-            "AutoVerifiedAttributes": ["email"],
-            "MfaConfiguration": mfa,
-            "UsernameConfiguration": {"CaseSensitive": False},
-        },
-    )
+    pool_config: dict[str, Any] = {
+        "AutoVerifiedAttributes": ["email"],
+        "MfaConfiguration": mfa,
+        "UsernameConfiguration": {"CaseSensitive": False},
+    }
+    if username_attributes:
+        # moto then gives each user a UUID user name (= sub) and finds them by the attribute.
+        pool_config["UsernameAttributes"] = list(username_attributes)
+    if alias_attributes:
+        pool_config["AliasAttributes"] = list(alias_attributes)
+    pool = backend.create_user_pool(name, pool_config)
     if mfa != "OFF":
         backend.set_user_pool_mfa_config(
             pool.id,
@@ -191,3 +197,19 @@ def provision(
         endpoint=endpoint,
         allow_guest=allow_guest,
     )
+
+
+_USERNAME_ATTRIBUTES = frozenset({"email", "phone_number"})
+_ALIAS_ATTRIBUTES = frozenset({"email", "phone_number", "preferred_username"})
+
+
+def _check_sign_in_attributes(username: tuple[str, ...], alias: tuple[str, ...]) -> None:
+    """Refuse what Cognito refuses: both kinds at once, or attributes it does not allow."""
+    if username and alias:
+        raise ValueError("username_attributes and alias_attributes are mutually exclusive")
+    if not set(username) <= _USERNAME_ATTRIBUTES:
+        raise ValueError(f"username_attributes may hold only email and phone_number: {username}")
+    if not set(alias) <= _ALIAS_ATTRIBUTES:
+        raise ValueError(
+            f"alias_attributes may hold only email, phone_number, preferred_username: {alias}"
+        )

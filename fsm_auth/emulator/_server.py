@@ -176,9 +176,14 @@ class Emulator:
         refresh_token_days: int = 30,
         with_identity_pool: bool = True,
         bucket: str | None = "fsm-auth-demo",
+        username_attributes: tuple[str, ...] = (),
+        alias_attributes: tuple[str, ...] = (),
     ) -> Provisioned:
         """Create a user pool + app client (+ identity pool, + bucket); fast, in memory.
 
+        ``username_attributes=("email",)``: users sign up and in with their e-mail and get a
+        UUID user name; ``alias_attributes=("email",)``: users pick a user name and may also
+        sign in with their verified e-mail (the two are exclusive, as in Cognito).
         The configuration points at :attr:`url`, so the port must be known: start first
         (or construct with a fixed port).
         """
@@ -197,6 +202,8 @@ class Emulator:
                 refresh_token_days=refresh_token_days,
                 with_identity_pool=with_identity_pool,
                 bucket=bucket,
+                username_attributes=username_attributes,
+                alias_attributes=alias_attributes,
             )
 
     def admin_client(self, service: str = "cognito-idp") -> Any:

@@ -90,14 +90,9 @@ class TokenState:
             raise not_authorized("User does not exist.")
         if not user.enabled:
             raise not_authorized("User is disabled.")
-        _moto.check_secret_hash(
-            client,
-            params.get("SECRET_HASH"),
-            str(params.get("USERNAME") or ""),
-            user.username,
-            user.id,
-            user.attribute_lookup.get("email", ""),
-        )
+        # The hash is for the internal user name (the access token's ``username``), never the
+        # e-mail or alias typed at sign-in: pycognito issue #196, and Cognito's own rule.
+        _moto.check_secret_hash(client, params.get("SECRET_HASH"), user.username)
         access, id_token, expires_in = pool.create_tokens_from_refresh_token(token)
         return {
             "ChallengeParameters": {},

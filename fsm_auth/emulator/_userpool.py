@@ -123,8 +123,16 @@ class UserPoolLayer:
     # ---- sign-up ----
     def sign_up(self, params: Params) -> None:
         """SignUp: moto creates the user; the SECRET_HASH is checked here (moto skips it)."""
-        _pool, client = _moto.pool_by_client(str(params.get("ClientId", "")))
-        _moto.check_secret_hash(client, params.get("SecretHash"), str(params.get("Username", "")))
+        pool, client = _moto.pool_by_client(str(params.get("ClientId", "")))
+        username = str(params.get("Username", ""))
+        _moto.check_secret_hash(client, params.get("SecretHash"), username)
+        kind = _moto.alias_format(pool, username)
+        if kind is not None:
+            raise CognitoError(
+                "InvalidParameterException",
+                f"Username cannot be of {kind} format, since user pool is configured for"
+                f" {kind} alias.",
+            )
         return None
 
     def change_password(self, params: Params) -> dict[str, Any]:
@@ -142,10 +150,9 @@ class UserPoolLayer:
     def confirm_sign_up(self, params: Params) -> dict[str, Any]:
         """ConfirmSignUp with the code that was sent."""
         pool, client = _moto.pool_by_client(str(params.get("ClientId", "")))
+        # The hash is for the name sent (e-mail or user name), so it is checked before lookup.
+        _moto.check_secret_hash(client, params.get("SecretHash"), str(params.get("Username", "")))
         user = _moto.user_of(pool, str(params.get("Username", "")))
-        _moto.check_secret_hash(
-            client, params.get("SecretHash"), str(params.get("Username", "")), user.username
-        )
         if user.status != _moto.UserStatus.UNCONFIRMED:
             raise not_authorized(f"User cannot be confirmed. Current status is {_status(user)}")
         self.codes.check(pool.id, user.username, "sign_up", str(params.get("ConfirmationCode", "")))
@@ -162,10 +169,9 @@ class UserPoolLayer:
     def resend_confirmation_code(self, params: Params) -> dict[str, Any]:
         """ResendConfirmationCode: a new sign-up code replaces the old one."""
         pool, client = _moto.pool_by_client(str(params.get("ClientId", "")))
+        # The hash is for the name sent (e-mail or user name), so it is checked before lookup.
+        _moto.check_secret_hash(client, params.get("SecretHash"), str(params.get("Username", "")))
         user = _moto.user_of(pool, str(params.get("Username", "")))
-        _moto.check_secret_hash(
-            client, params.get("SecretHash"), str(params.get("Username", "")), user.username
-        )
         if user.status != _moto.UserStatus.UNCONFIRMED:
             raise CognitoError("InvalidParameterException", "User is already confirmed.")
         details = self._deliver(pool, user, "sign_up", self._sign_up_targets(pool))
@@ -178,10 +184,9 @@ class UserPoolLayer:
     def forgot_password(self, params: Params) -> dict[str, Any]:
         """ForgotPassword: a 1-hour code to a verified e-mail or phone."""
         pool, client = _moto.pool_by_client(str(params.get("ClientId", "")))
+        # The hash is for the name sent (e-mail or user name), so it is checked before lookup.
+        _moto.check_secret_hash(client, params.get("SecretHash"), str(params.get("Username", "")))
         user = _moto.user_of(pool, str(params.get("Username", "")))
-        _moto.check_secret_hash(
-            client, params.get("SecretHash"), str(params.get("Username", "")), user.username
-        )
         if not user.enabled:
             raise not_authorized("User is disabled.")
         details = self._deliver(
@@ -198,10 +203,9 @@ class UserPoolLayer:
     def confirm_forgot_password(self, params: Params) -> dict[str, Any]:
         """ConfirmForgotPassword: the code, then the password policy."""
         pool, client = _moto.pool_by_client(str(params.get("ClientId", "")))
+        # The hash is for the name sent (e-mail or user name), so it is checked before lookup.
+        _moto.check_secret_hash(client, params.get("SecretHash"), str(params.get("Username", "")))
         user = _moto.user_of(pool, str(params.get("Username", "")))
-        _moto.check_secret_hash(
-            client, params.get("SecretHash"), str(params.get("Username", "")), user.username
-        )
         password = str(params.get("Password", ""))
         _moto.idp()._validate_password(pool.id, password)
         self.codes.check(
