@@ -15,7 +15,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -109,6 +109,18 @@ def scrub(code: str, message: str, params: dict[str, Any]) -> str:
     return cleaned
 
 
+_JSON_SERVICES = frozenset({"cognito-idp", "cognito-identity"})
+
+
+def _json_params(environ: dict[str, Any]) -> dict[str, Any]:
+    """The request's JSON document (the body stays readable for whoever comes next)."""
+    try:
+        params = json.loads(_read_body(environ) or b"{}")
+    except ValueError:
+        return {}
+    return params if isinstance(params, dict) else {}
+
+
 class FidelityMiddleware:
     """WSGI middleware: records, faults, our layers, then moto."""
 
@@ -116,7 +128,7 @@ class FidelityMiddleware:
         self,
         app: WSGIApp,
         faults: Faults,
-        record: Callable[[str, str, int], None],
+        record: Callable[[str, str, int, Mapping[str, Any]], None],
         layers: dict[str, Layer],
         is_running: Callable[[], bool],
     ) -> None:
@@ -134,18 +146,19 @@ class FidelityMiddleware:
         if not self.is_running():
             _drop(environ)
         service, operation = classify(environ)
+        asked = _json_params(environ) if service in _JSON_SERVICES else {}
         fault = self.faults.take(service, operation)
         if fault is not None:
             if fault.drop:
-                self.record(service, operation, 0)
+                self.record(service, operation, 0, asked)
                 _drop(environ)
             document = fault.error_document()
             if document is not None:
                 status, code, message = document
-                self.record(service, operation, status)
+                self.record(service, operation, status, asked)
                 return _error(start_response, service, status, code, message)
             if fault.answer is not None:
-                self.record(service, operation, 200)
+                self.record(service, operation, 200, asked)
                 body = json.dumps(dict(fault.answer)).encode()
                 start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1")])
                 return [body]
@@ -158,20 +171,14 @@ class FidelityMiddleware:
         else:
             with self.lock:
                 status, headers, body = _call(self.app, environ)
-        self.record(service, operation, status)
+        self.record(service, operation, status, asked)
         start_response(f"{status} {_reason(status)}", headers)
         return [body]
 
     def _with_layer(
         self, layer: Layer, environ: dict[str, Any], operation: str
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        raw = _read_body(environ)
-        try:
-            params = json.loads(raw or b"{}")
-        except ValueError:
-            params = {}
-        if not isinstance(params, dict):
-            params = {}
+        params = _json_params(environ)
         with self.lock:
             try:
                 answer = layer.before(operation, params)

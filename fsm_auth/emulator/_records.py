@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import attrs
 
@@ -29,8 +30,14 @@ class SentCode:
 
 @attrs.frozen
 class RequestRecord:
-    """One request the emulator answered (or refused through a fault)."""
+    """One request the emulator answered (or refused through a fault).
+
+    ``params`` is the request's JSON document for the Cognito services (empty for others), as
+    the client sent it: tests read what was asked (``Logins``, ``CustomRoleArn``...). It may
+    hold test users' secrets, so it stays out of the ``repr``.
+    """
 
     service: str
     operation: str
     status: int
+    params: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)

@@ -6,7 +6,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -225,9 +225,11 @@ class Emulator:
         if self.on_code is not None:
             self.on_code(code)
 
-    def _record_request(self, service: str, operation: str, status: int) -> None:
+    def _record_request(
+        self, service: str, operation: str, status: int, params: Mapping[str, Any]
+    ) -> None:
         with self._lock:
-            self._requests.append(RequestRecord(service, operation, status))
+            self._requests.append(RequestRecord(service, operation, status, params))
 
     @property
     def codes(self) -> list[SentCode]:

@@ -216,3 +216,25 @@ def test_fault_answer_replaces_the_real_answer(emulator: Emulator) -> None:
 def test_an_answer_is_an_action_too() -> None:
     with pytest.raises(ValueError, match="exactly one"):
         Fault(answer={}, drop=True)
+
+
+def test_request_records_keep_the_json_parameters_out_of_the_repr(
+    emulator: Emulator, pool: Provisioned
+) -> None:
+    idp = boto3.client(
+        "cognito-idp",
+        region_name=pool.region,
+        endpoint_url=emulator.url,
+        config=Config(signature_version=UNSIGNED),
+    )
+    emulator.reset_requests()
+    with pytest.raises(botocore.exceptions.ClientError):
+        idp.initiate_auth(
+            ClientId=pool.client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "nobody", "PASSWORD": "Sup3r-secret!"},
+        )
+    (record,) = emulator.requests
+    assert record.operation == "InitiateAuth"
+    assert record.params["AuthParameters"]["USERNAME"] == "nobody"
+    assert "Sup3r-secret!" not in repr(record)

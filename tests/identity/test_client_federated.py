@@ -172,26 +172,24 @@ def make_client(aws_config: dict[str, Any], clock: FakeClock) -> Iterator[MakeCl
         client.close()
 
 
+IdentityCalls = Callable[[], list[dict[str, Any]]]
+
+
 @pytest.fixture
-def identity_calls(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The parameters of every GetId / GetCredentialsForIdentity the emulator's identity layer
-    answers during the test, as ``{"operation": ..., **params}`` (the request records keep no
-    bodies). The layer still answers: this only watches."""
-    layer: Any = emulator._identity  # the emulator's own identity-pool layer
-    assert layer is not None
-    seen: list[dict[str, Any]] = []
-    lock = threading.Lock()
-    answer = layer.before
+def identity_calls(emulator: Emulator) -> IdentityCalls:
+    """``identity_calls()``: the GetId / GetCredentialsForIdentity requests the emulator
+    recorded since the test began (or the last ``emulator.reset_requests()``), each as
+    ``{"operation": ..., **params}``."""
+    emulator.reset_requests()
 
-    def watching(operation: str, params: dict[str, Any]) -> dict[str, Any] | None:
-        if operation in ("GetId", "GetCredentialsForIdentity"):
-            with lock:
-                seen.append({"operation": operation, **copy.deepcopy(params)})
-        result: dict[str, Any] | None = answer(operation, params)
-        return result
+    def calls() -> list[dict[str, Any]]:
+        return [
+            {"operation": r.operation, **r.params}
+            for r in emulator.requests
+            if r.operation in ("GetId", "GetCredentialsForIdentity")
+        ]
 
-    monkeypatch.setattr(layer, "before", watching)
-    return seen
+    return calls
 
 
 def credential_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -222,7 +220,7 @@ def test_signed_out_becomes_guest_through_get_aws_credentials(
     signed_out: AuthClient,
     emulator: Emulator,
     clock: FakeClock,
-    identity_calls: list[dict[str, Any]],
+    identity_calls: IdentityCalls,
 ) -> None:
     client = signed_out
     recorder = Recorder()
@@ -235,15 +233,15 @@ def test_signed_out_becomes_guest_through_get_aws_credentials(
     assert recorder.calls == [(UserState.GUEST, {})]
     assert cognito_requests(emulator) == ["GetId", "GetCredentialsForIdentity"]
     # Unauthenticated role: neither request carried a login.
-    assert [c["operation"] for c in identity_calls] == ["GetId", "GetCredentialsForIdentity"]
-    assert all("Logins" not in c for c in identity_calls)
+    assert [c["operation"] for c in identity_calls()] == ["GetId", "GetCredentialsForIdentity"]
+    assert all("Logins" not in c for c in identity_calls())
     assert credentials.access_key_id.startswith("ASIA")
     assert credentials.secret_access_key
     assert credentials.session_token
     assert credentials.expiration.timestamp() > clock() + HOUR - 60
 
     identity_id = client.get_identity_id()
-    assert identity_calls[-1]["IdentityId"] == identity_id
+    assert identity_calls()[-1]["IdentityId"] == identity_id
     emulator.reset_requests()
     for _ in range(100):
         assert client.get_aws_credentials() is credentials
@@ -326,7 +324,7 @@ def test_guest_credentials_refresh_in_the_background_until_close(
 def test_federated_sign_in(
     signed_out: AuthClient,
     emulator: Emulator,
-    identity_calls: list[dict[str, Any]],
+    identity_calls: IdentityCalls,
     provider: IdentityProvider | str,
 ) -> None:
     client = signed_out
@@ -342,13 +340,13 @@ def test_federated_sign_in(
     assert client.username is None
     assert recorder.calls == [(UserState.SIGNED_IN, {"provider": name})]
     assert cognito_requests(emulator) == ["GetId", "GetCredentialsForIdentity"]
+    # Authenticated role: the credentials were asked for with the provider's login.
+    asked = credential_calls(identity_calls())
 
     emulator.reset_requests()
     credentials = client.get_aws_credentials()
     identity_id = client.get_identity_id()
     assert emulator.requests == []  # fetched during the sign-in
-    # Authenticated role: the credentials were asked for with the provider's login.
-    asked = credential_calls(identity_calls)
     assert len(asked) == 1
     assert asked[0]["Logins"] == {name: token}
     assert asked[0]["IdentityId"] == identity_id
@@ -381,7 +379,7 @@ def test_developer_identity_with_its_id(
     signed_out: AuthClient,
     emulator: Emulator,
     pool: Provisioned,
-    identity_calls: list[dict[str, Any]],
+    identity_calls: IdentityCalls,
 ) -> None:
     admin = emulator.admin_client("cognito-identity")
     issued = admin.get_open_id_token_for_developer_identity(
@@ -399,7 +397,7 @@ def test_developer_identity_with_its_id(
     assert cognito_requests(emulator) == ["GetCredentialsForIdentity"]
     assert signed_out.get_identity_id() == identity_id
     assert signed_out.get_aws_credentials().session_token
-    asked = credential_calls(identity_calls)
+    asked = credential_calls(identity_calls())
     assert asked[-1]["IdentityId"] == identity_id
     assert asked[-1]["Logins"] == {IdentityProvider.DEVELOPER.value: token}
 
@@ -408,7 +406,7 @@ def test_custom_role_arn_is_passed_through(
     signed_out: AuthClient,
     emulator: Emulator,
     clock: FakeClock,
-    identity_calls: list[dict[str, Any]],
+    identity_calls: IdentityCalls,
 ) -> None:
     token = provider_token(unique("role"))
     signed_out.federated_sign_in(IdentityProvider.GOOGLE, token, custom_role_arn=ROLE_ARN)
@@ -416,7 +414,7 @@ def test_custom_role_arn_is_passed_through(
     clock.advance(HOUR + 60)  # the next credentials ask again, with the same role
     renewed = signed_out.get_aws_credentials()
     assert renewed.access_key_id != first.access_key_id
-    asked = credential_calls(identity_calls)
+    asked = credential_calls(identity_calls())
     assert len(asked) == 2
     assert [c.get("CustomRoleArn") for c in asked] == [ROLE_ARN, ROLE_ARN]
 
@@ -505,7 +503,7 @@ def test_a_new_federated_sign_in_releases_the_waiting_call(
     signed_out: AuthClient,
     emulator: Emulator,
     clock: FakeClock,
-    identity_calls: list[dict[str, Any]],
+    identity_calls: IdentityCalls,
 ) -> None:
     client = signed_out
     subject = unique("again")
@@ -527,7 +525,7 @@ def test_a_new_federated_sign_in_releases_the_waiting_call(
     assert waiter.result.access_key_id != old.access_key_id
     assert waiter.result == client.get_aws_credentials()
     assert client.get_identity_id() == identity_id  # the same user: the same identity
-    assert credential_calls(identity_calls)[-1]["Logins"] == {GOOGLE: fresh}
+    assert credential_calls(identity_calls())[-1]["Logins"] == {GOOGLE: fresh}
     assert recorder.calls == [
         (INVALID, {"provider": GOOGLE}),
         (UserState.SIGNED_IN, {"provider": GOOGLE}),
@@ -685,7 +683,7 @@ def test_refreshed_user_pool_tokens_are_the_next_logins(
     emulator: Emulator,
     clock: FakeClock,
     pool: Provisioned,
-    identity_calls: list[dict[str, Any]],
+    identity_calls: IdentityCalls,
 ) -> None:
     client = make_client()
     client.initialize()
@@ -695,19 +693,18 @@ def test_refreshed_user_pool_tokens_are_the_next_logins(
     login_key = f"cognito-idp.{pool.region}.amazonaws.com/{pool.user_pool_id}"
     old_tokens = client.get_tokens()
     old = client.get_aws_credentials()
-    assert credential_calls(identity_calls)[-1]["Logins"] == {login_key: old_tokens.id_token}
+    assert credential_calls(identity_calls())[-1]["Logins"] == {login_key: old_tokens.id_token}
     identity_id = client.get_identity_id()
 
     clock.advance(HOUR + 60)  # past the tokens' and the credentials' expiry
     emulator.reset_requests()
-    identity_calls.clear()
     renewed = client.get_aws_credentials()
     # The id token in Logins was refreshed first (the emulator refuses an expired one).
     assert cognito_requests(emulator) == ["InitiateAuth", "GetCredentialsForIdentity"]
     new_tokens = client.get_tokens()
     assert emulator.count("InitiateAuth") == 1  # the tokens refreshed for the credentials
     assert new_tokens.id_token != old_tokens.id_token
-    assert credential_calls(identity_calls) == [
+    assert credential_calls(identity_calls()) == [
         {
             "operation": "GetCredentialsForIdentity",
             "IdentityId": identity_id,
@@ -771,18 +768,17 @@ def test_thirty_two_threads_become_one_guest(signed_out: AuthClient, emulator: E
 
 
 def test_a_federated_sign_in_links_the_guest_identity(
-    signed_out: AuthClient, emulator: Emulator, identity_calls: list[dict[str, Any]]
+    signed_out: AuthClient, emulator: Emulator, identity_calls: IdentityCalls
 ) -> None:
     client = signed_out
     client.get_aws_credentials()
     guest_id = client.get_identity_id()
     emulator.reset_requests()
-    identity_calls.clear()
     token = provider_token(unique("linked"))
     client.federated_sign_in(IdentityProvider.GOOGLE, token)
     # The guest id is offered with the login: no GetId, and the pool links it.
     assert cognito_requests(emulator) == ["GetCredentialsForIdentity"]
-    assert identity_calls[0]["IdentityId"] == guest_id
+    assert identity_calls()[0]["IdentityId"] == guest_id
     assert client.get_identity_id() == guest_id
 
     # The guest identity was used up: the next guest session gets a new one.
