@@ -37,6 +37,7 @@ from fsm_auth.errors import (
     UserNotFoundError,
     UserPoolNotConfiguredError,
 )
+from fsm_auth.transport import RetryPolicy
 from fsm_auth.values import (
     AWSCredentials,
     CodeDeliveryDetails,
@@ -78,6 +79,7 @@ __all__ = [
     "PasswordResetRequiredError",
     "ProviderError",
     "ResourceNotFoundError",
+    "RetryPolicy",
     "ServiceError",
     "SessionStoreError",
     "SignInResult",

@@ -152,6 +152,8 @@ class AuthClient:
         store: SessionStore | None = None,
         endpoint_url: str | None = None,
         clock: Callable[[], float] | None = None,
+        min_validity: float = 30.0,
+        retry: RetryPolicy | None = None,
     ) -> AuthClient:
         """Build a client from an ``awsconfiguration.json``, ``amplifyconfiguration.json`` or
         ``amplify_outputs.json`` (a path or a parsed mapping).
@@ -159,11 +161,16 @@ class AuthClient:
         The session lives in an encrypted store under ``storage_dir`` (default: the platform's
         user data dir for fsm-auth), or in ``store``. ``endpoint_url`` overrides every Cognito
         endpoint (a local emulator). ``clock`` returns epoch seconds for every expiry decision.
+        ``min_validity``: no token or credential is handed out with fewer seconds left (it is
+        refreshed first). ``retry``: timeouts and the bounded retries of throttled or failed
+        (5xx) calls.
         """
+        if not min_validity >= 0:
+            raise InvalidParameterError("min_validity must be a number of seconds >= 0")
         config = load_config(source, endpoint_url=endpoint_url)
         if store is None:
             store = FileSessionStore(storage_dir, config_key=config.config_key)
-        return cls(config, store=store, clock=clock)
+        return cls(config, store=store, clock=clock, retry=retry, min_validity=min_validity)
 
     def __enter__(self) -> AuthClient:
         return self
