@@ -1,7 +1,8 @@
 """fsm-auth: Cognito user pools and identity pools as an explicit finite-state machine.
 
-Everything a caller touches is importable from here. ``AuthClient`` is loaded on first use, so
-that ``import fsm_auth`` stays cheap (boto3 is imported only by the first network call).
+Everything a caller touches is importable from here. ``AuthClient`` and ``RetryPolicy`` are
+loaded on first use, so that ``import fsm_auth`` stays cheap (boto3 is imported only by the first
+network call).
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from fsm_auth.errors import (
     UserNotFoundError,
     UserPoolNotConfiguredError,
 )
-from fsm_auth.transport import RetryPolicy
 from fsm_auth.values import (
     AWSCredentials,
     CodeDeliveryDetails,
@@ -52,6 +52,7 @@ from fsm_auth.values import (
 
 if TYPE_CHECKING:
     from fsm_auth.client import AuthClient
+    from fsm_auth.transport import RetryPolicy
 
 __version__ = "0.1.0"
 
@@ -102,4 +103,8 @@ def __getattr__(name: str) -> Any:
         from fsm_auth.client import AuthClient
 
         return AuthClient
+    if name == "RetryPolicy":
+        from fsm_auth.transport import RetryPolicy
+
+        return RetryPolicy
     raise AttributeError(f"module 'fsm_auth' has no attribute {name!r}")
