@@ -73,6 +73,7 @@ _SIGNED_OUT_STATES = frozenset(
 # Refresh answers that mean "this session is over", as opposed to a passing failure.
 _REFUSALS = (NotAuthorizedError, UserNotFoundError)
 _INFO_KEYS = ("username", "provider")
+_WAIT_SLICE = 0.1
 
 
 class _Guards:
@@ -501,7 +502,10 @@ class AuthClient:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise UnableToSignInError("Timed out waiting for the user to sign in again")
-                self._wait.wait(remaining)
+                # Woken by the user-state listener; the slice bounds the wait when this thread
+                # is itself the one delivering notifications (a caller waiting inside a
+                # listener), since the sign-in's notification then comes only after it returns.
+                self._wait.wait(_WAIT_SLICE if remaining is None else min(remaining, _WAIT_SLICE))
 
     def release_sign_in_wait(self) -> None:
         """End every wait for sign-in: the waiting calls raise :class:`UnableToSignInError`."""
