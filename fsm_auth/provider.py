@@ -94,7 +94,13 @@ ProviderFactory = Callable[[ProviderContext], Any]
 
 @runtime_checkable
 class UserPoolProvider(Protocol):
-    """A user directory with sign-up, sign-in challenges and refreshable tokens."""
+    """A user directory with sign-up, sign-in challenges and refreshable tokens.
+
+    Every method does I/O and reports; none changes the user state. Errors are raised as the
+    ``fsm_auth.errors`` tree (``ServiceError`` subclasses for the service's refusals,
+    ``NetworkError`` when it cannot be reached) and never carry a password, code or token.
+    Access tokens passed in are valid (the client refreshes them first).
+    """
 
     def sign_up(
         self,
@@ -104,13 +110,19 @@ class UserPoolProvider(Protocol):
         attributes: Mapping[str, str] | None,
         validation_data: Mapping[str, str] | None,
         client_metadata: Mapping[str, str] | None,
-    ) -> SignUpResult: ...
+    ) -> SignUpResult:
+        """Register a user; ``confirmed`` False while a confirmation code is outstanding."""
+        ...
 
     def confirm_sign_up(
         self, username: str, code: str, *, client_metadata: Mapping[str, str] | None
-    ) -> SignUpResult: ...
+    ) -> SignUpResult:
+        """Confirm a registration with the code the user received."""
+        ...
 
-    def resend_sign_up_code(self, username: str) -> CodeDeliveryDetails: ...
+    def resend_sign_up_code(self, username: str) -> CodeDeliveryDetails:
+        """Send the confirmation code again; where it went."""
+        ...
 
     def start_sign_in(
         self,
@@ -120,7 +132,11 @@ class UserPoolProvider(Protocol):
         flow: str,
         validation_data: Mapping[str, str] | None,
         client_metadata: Mapping[str, str] | None,
-    ) -> AuthStep: ...
+    ) -> AuthStep:
+        """Begin a sign-in with ``flow`` (``USER_SRP_AUTH``, ``USER_PASSWORD_AUTH``,
+        ``CUSTOM_AUTH``). Return the tokens, or the first challenge the user must answer
+        (internal steps such as SRP's ``PASSWORD_VERIFIER`` are the provider's own)."""
+        ...
 
     def answer_challenge(
         self,
@@ -129,31 +145,58 @@ class UserPoolProvider(Protocol):
         *,
         user_attributes: Mapping[str, str] | None,
         client_metadata: Mapping[str, str] | None,
-    ) -> AuthStep: ...
+    ) -> AuthStep:
+        """Answer ``step``'s challenge; return the tokens or the next challenge. A wrong code
+        raises ``CodeMismatchError`` and the same step may be answered again."""
+        ...
 
-    def refresh(self, refresh_token: str, username: str) -> RawTokens: ...
+    def refresh(self, refresh_token: str, username: str) -> RawTokens:
+        """New tokens from the refresh token; ``username`` is the service's own name for the
+        user (the access token's ``username`` claim). A refused refresh token raises
+        ``NotAuthorizedError``: the client then asks the user to sign in again."""
+        ...
 
-    def forgot_password(self, username: str) -> ForgotPasswordResult: ...
+    def forgot_password(self, username: str) -> ForgotPasswordResult:
+        """Send a password-reset code."""
+        ...
 
-    def confirm_forgot_password(self, username: str, new_password: str, code: str) -> None: ...
+    def confirm_forgot_password(self, username: str, new_password: str, code: str) -> None:
+        """Set a new password with the reset code."""
+        ...
 
-    def change_password(self, access_token: str, current: str, proposed: str) -> None: ...
+    def change_password(self, access_token: str, current: str, proposed: str) -> None:
+        """Change the signed-in user's password."""
+        ...
 
-    def get_user_attributes(self, access_token: str) -> dict[str, str]: ...
+    def get_user_attributes(self, access_token: str) -> dict[str, str]:
+        """The signed-in user's attributes, by name."""
+        ...
 
     def update_user_attributes(
         self, access_token: str, attributes: Mapping[str, str]
-    ) -> list[CodeDeliveryDetails]: ...
+    ) -> list[CodeDeliveryDetails]:
+        """Update attributes; where verification codes were sent (changed e-mail, phone)."""
+        ...
 
-    def verify_user_attribute(self, access_token: str, name: str) -> CodeDeliveryDetails: ...
+    def verify_user_attribute(self, access_token: str, name: str) -> CodeDeliveryDetails:
+        """Send a verification code for attribute ``name``."""
+        ...
 
-    def confirm_verify_user_attribute(self, access_token: str, name: str, code: str) -> None: ...
+    def confirm_verify_user_attribute(self, access_token: str, name: str, code: str) -> None:
+        """Verify attribute ``name`` with its code."""
+        ...
 
-    def delete_user(self, access_token: str) -> None: ...
+    def delete_user(self, access_token: str) -> None:
+        """Delete the signed-in user."""
+        ...
 
-    def global_sign_out(self, access_token: str) -> None: ...
+    def global_sign_out(self, access_token: str) -> None:
+        """Sign the user out everywhere: every refresh token of the user stops working."""
+        ...
 
-    def revoke_token(self, refresh_token: str) -> None: ...
+    def revoke_token(self, refresh_token: str) -> None:
+        """Revoke one session's refresh token (and the tokens issued from it)."""
+        ...
 
 
 @runtime_checkable
@@ -164,7 +207,10 @@ class IdentityPoolProvider(Protocol):
     amazonaws.com/<pool>``) to its token; empty for a guest (unauthenticated) identity.
     """
 
-    def get_identity_id(self, logins: Mapping[str, str], *, identity_id: str | None) -> str: ...
+    def get_identity_id(self, logins: Mapping[str, str], *, identity_id: str | None) -> str:
+        """The identity id for ``logins`` (GetId), or ``identity_id`` when the caller already
+        has one that fits (a kept guest identity, a developer-authenticated identity)."""
+        ...
 
     def get_credentials(
         self,

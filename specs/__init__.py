@@ -1,0 +1,1 @@
+"""The state-machine specs shipped with fsm-auth (installed as ``fsm_auth.specs``)."""
