@@ -171,21 +171,32 @@ class IdentitySession:
 
     def use_guest(self) -> None:
         """Use the unauthenticated (guest) identity. No network call."""
-        with self._lock:
-            current = self._binding
-            if current is not None and current.mode == "guest":
-                return
-        self._switch(_Binding("guest"))
+        self._switch(_Binding("guest"), unless_already="guest")
 
     def sign_out(self) -> None:
         """Forget the identity in use and its credentials; the guest identity id is kept."""
         self._switch(None)
 
-    def _switch(self, binding: _Binding | None, *, notify: bool = True) -> None:
+    def _switch(
+        self,
+        binding: _Binding | None,
+        *,
+        notify: bool = True,
+        unless_already: IdentityMode | None = None,
+    ) -> None:
+        """Make ``binding`` the one in use; with ``unless_already``, keep a binding of that
+        mode instead (checked and swapped under one lock, so racing callers make one)."""
         if binding is not None:
             binding.cache = self._cache_for(binding)
         with self._lock:
-            old, self._binding = self._binding, binding
+            current = self._binding
+            if (
+                unless_already is not None
+                and current is not None
+                and (current.mode == unless_already)
+            ):
+                return
+            old, self._binding = current, binding
         if old is not None:
             self._retire(old)
         if binding is not None and binding.mode == "guest":
