@@ -68,9 +68,17 @@ def run_dev(port: int = 0, config_out: Path | None = None, out: TextIO | None = 
     except KeyboardInterrupt:
         pass
     finally:
-        emulator.stop()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        # A second Ctrl-C while stopping must not turn a clean stop into a traceback.
+        previous_int = None
+        if threading.current_thread() is threading.main_thread():
+            previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            emulator.stop()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+            if previous_int is not None:
+                signal.signal(signal.SIGINT, previous_int)
     with lock:
         stream.write("fsm-auth dev: stopped\n")
         stream.flush()
