@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
+from auth_testkit import InThread, Recorder, wait_until
 
 from fsm_auth import AuthClient, NotSignedInError, Tokens, UnableToSignInError, UserState
 from fsm_auth.emulator import Emulator, FakeClock, Fault, Provisioned
@@ -15,44 +16,12 @@ from fsm_auth.session import MemorySessionStore
 
 from .conftest import PASSWORD, sign_up_confirmed
 
+
+def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    assert wait_until(condition, timeout), "condition not reached"
+
+
 INVALID = UserState.SIGNED_OUT_USER_POOLS_TOKEN_INVALID
-
-Event = tuple[UserState, dict[str, str]]
-
-
-class _Recorder:
-    """A user-state listener that records every call."""
-
-    def __init__(self) -> None:
-        self.calls: list[Event] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, state: UserState, info: Mapping[str, str]) -> None:
-        with self._lock:
-            self.calls.append((state, dict(info)))
-
-
-class _Call(threading.Thread):
-    """``client.get_tokens(**kwargs)`` in a thread, keeping its result or exception."""
-
-    def __init__(self, client: AuthClient, **kwargs: Any) -> None:
-        super().__init__(daemon=True)
-        self.client, self.kwargs = client, kwargs
-        self.result: Tokens | None = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.result = self.client.get_tokens(**self.kwargs)
-        except BaseException as exc:
-            self.error = exc
-
-
-def _until(condition: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.005)
 
 
 def _revoke_and_expire(
@@ -71,7 +40,7 @@ def test_refusal_moves_to_token_invalid_and_tells_listeners_once(
     pool: Provisioned,
     clock: FakeClock,
 ) -> None:
-    recorder = _Recorder()
+    recorder = Recorder()
     signed_in.add_user_state_listener(recorder)
     _revoke_and_expire(signed_in, admin_idp, pool, clock)
     emulator.reset_requests()
@@ -98,9 +67,9 @@ def test_a_sign_in_from_another_thread_releases_the_waiting_call(
     signed_in: AuthClient, admin_idp: Any, pool: Provisioned, clock: FakeClock
 ) -> None:
     old = _revoke_and_expire(signed_in, admin_idp, pool, clock)
-    waiter = _Call(signed_in, timeout=10)
+    waiter = InThread(signed_in.get_tokens, timeout=10)
     waiter.start()  # discovers the refusal itself, then waits
-    _until(lambda: signed_in.current_user_state is INVALID)
+    until(lambda: signed_in.current_user_state is INVALID)
     time.sleep(0.02)
     assert waiter.is_alive()
     signed_in.sign_in("alice", PASSWORD)
@@ -117,7 +86,7 @@ def test_a_sign_in_from_another_thread_releases_the_waiting_call(
 def test_a_sign_in_from_inside_the_listener_releases_the_waiting_call(
     signed_in: AuthClient, admin_idp: Any, pool: Provisioned, clock: FakeClock
 ) -> None:
-    recorder = _Recorder()
+    recorder = Recorder()
     old = _revoke_and_expire(signed_in, admin_idp, pool, clock)
 
     def sign_in_again(state: UserState, info: Mapping[str, str]) -> None:
@@ -126,7 +95,7 @@ def test_a_sign_in_from_inside_the_listener_releases_the_waiting_call(
             signed_in.sign_in(info["username"], PASSWORD)
 
     signed_in.add_user_state_listener(sign_in_again)
-    call = _Call(signed_in, timeout=10)
+    call = InThread(signed_in.get_tokens, timeout=10)
     call.start()
     call.join(8)
     assert not call.is_alive(), "deadlock: get_tokens() never returned"
@@ -144,10 +113,10 @@ def test_release_sign_in_wait_ends_the_wait(
     signed_in: AuthClient, admin_idp: Any, pool: Provisioned, clock: FakeClock
 ) -> None:
     _revoke_and_expire(signed_in, admin_idp, pool, clock)
-    waiter = _Call(signed_in, timeout=5)
+    waiter = InThread(signed_in.get_tokens, timeout=5)
     started = time.monotonic()
     waiter.start()
-    _until(lambda: signed_in.current_user_state is INVALID)
+    until(lambda: signed_in.current_user_state is INVALID)
     # Release until the waiter is out: a release before it starts waiting does not count.
     while waiter.is_alive() and time.monotonic() - started < 4:
         signed_in.release_sign_in_wait()
@@ -186,12 +155,12 @@ def test_the_discovering_call_waits_like_any_later_one(
 def test_sign_out_from_token_invalid(
     signed_in: AuthClient, emulator: Emulator, admin_idp: Any, pool: Provisioned, clock: FakeClock
 ) -> None:
-    recorder = _Recorder()
+    recorder = Recorder()
     _revoke_and_expire(signed_in, admin_idp, pool, clock)
     with pytest.raises(UnableToSignInError):
         signed_in.get_tokens(wait=False)
     signed_in.add_user_state_listener(recorder)
-    waiter = _Call(signed_in, timeout=5)
+    waiter = InThread(signed_in.get_tokens, timeout=5)
     waiter.start()
     time.sleep(0.02)
     signed_in.sign_out()
@@ -210,15 +179,15 @@ def test_32_threads_discover_the_refusal_once(
     pool: Provisioned,
     clock: FakeClock,
 ) -> None:
-    recorder = _Recorder()
+    recorder = Recorder()
     signed_in.add_user_state_listener(recorder)
     _revoke_and_expire(signed_in, admin_idp, pool, clock)
     emulator.reset_requests()
     emulator.faults.inject(Fault(operation="InitiateAuth", delay=0.2, times=1))
     barrier = threading.Barrier(32)
-    calls = [_Call(signed_in, wait=False) for _ in range(32)]
+    calls = [InThread(signed_in.get_tokens, wait=False) for _ in range(32)]
 
-    def start(call: _Call) -> None:
+    def start(call: InThread[Tokens]) -> None:
         barrier.wait()
         call.run()
 
@@ -258,7 +227,7 @@ def test_after_a_restart_the_refused_session_is_refused_again(
         first.get_tokens(wait=False)
     first.close()
     second: AuthClient = make_client(identity_pool=False, store=store)
-    recorder = _Recorder()
+    recorder = Recorder()
     second.add_user_state_listener(recorder)
     second.initialize()
     with pytest.raises(UnableToSignInError):

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+from auth_testkit import wait_until
 
 from fsm_auth import (
     AuthClient,
@@ -27,15 +28,6 @@ from fsm_auth.provider import AuthStep, ProviderContext, RawTokens
 from fsm_auth.session import MemorySessionStore
 
 from .conftest import PASSWORD, pool_client, sign_up_confirmed
-
-
-def _wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.005)
-    return condition()
 
 
 def test_claims_and_expiration(signed_in: AuthClient, clock: FakeClock, pool: Provisioned) -> None:
@@ -121,7 +113,7 @@ def test_refresh_ahead_serves_the_old_token_and_refreshes_once_in_background(
     seen = {signed_in.get_tokens().access_token for _ in range(20)}
     assert old.access_token in seen
     assert len(seen) <= 2
-    assert _wait_until(lambda: signed_in.get_tokens().access_token != old.access_token)
+    assert wait_until(lambda: signed_in.get_tokens().access_token != old.access_token)
     assert emulator.count("InitiateAuth") == 1
     new = signed_in.get_tokens()
     assert new.expiration > old.expiration
@@ -278,7 +270,7 @@ def test_a_failed_refresh_ahead_keeps_serving_the_valid_token(
     clock.advance(old.expiration.timestamp() - clock.now - 30 - 600)
     fault = emulator.faults.inject(Fault(operation="InitiateAuth", status=500))
     assert signed_in.get_tokens().access_token == old.access_token
-    assert _wait_until(lambda: fault.hits >= 1)
+    assert wait_until(lambda: fault.hits >= 1)
     for _ in range(10):
         assert signed_in.get_tokens().access_token == old.access_token
     assert signed_in.current_user_state is UserState.SIGNED_IN
@@ -298,7 +290,7 @@ def test_a_refresh_ahead_refused_in_background_is_reported_when_the_token_runs_o
     clock.advance(old.expiration.timestamp() - clock.now - 30 - 600)
     # Still valid: served, while the refresh ahead is refused in the background.
     assert signed_in.get_tokens().access_token == old.access_token
-    assert _wait_until(lambda: emulator.count("InitiateAuth") >= 1)
+    assert wait_until(lambda: emulator.count("InitiateAuth") >= 1)
     assert signed_in.current_user_state in (
         UserState.SIGNED_IN,
         UserState.SIGNED_OUT_USER_POOLS_TOKEN_INVALID,

@@ -14,6 +14,7 @@ from typing import Any
 
 import jwt
 import pytest
+from auth_testkit import InThread, Recorder, wait_until
 
 from fsm_auth import (
     AuthClient,
@@ -42,47 +43,15 @@ SAML_PROVIDER = "arn:aws:iam::123456789012:saml-provider/fsm-auth-corp"
 ROLE_ARN = "arn:aws:iam::123456789012:role/fsm-auth-custom"
 
 _serial = itertools.count(1)
-Event = tuple[UserState, dict[str, str]]
 MakeClient = Callable[..., AuthClient]
 
 
 # -- helpers --------------------------------------------------------------------------------
 
 
-class Recorder:
-    """A user-state listener that records every call."""
-
-    def __init__(self) -> None:
-        self.calls: list[Event] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, state: UserState, info: Mapping[str, str]) -> None:
-        with self._lock:
-            self.calls.append((state, dict(info)))
-
-
-class CredentialsCall(threading.Thread):
-    """``client.get_aws_credentials(**kwargs)`` in a thread, keeping its outcome."""
-
-    def __init__(self, client: AuthClient, **kwargs: Any) -> None:
-        super().__init__(daemon=True)
-        self.client, self.kwargs = client, kwargs
-        self.result: AWSCredentials | None = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.result = self.client.get_aws_credentials(**self.kwargs)
-        except BaseException as exc:
-            self.error = exc
-
-
 def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     """Poll ``condition`` (real time) until true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.01)
+    assert wait_until(condition, timeout), "condition not reached in time"
 
 
 def provider_token(subject: str) -> str:
@@ -509,7 +478,7 @@ def test_a_new_federated_sign_in_releases_the_waiting_call(
     subject = unique("again")
     old, recorder = _federated_then_refused(client, emulator, clock, subject)
     identity_id = client.get_identity_id()
-    waiter = CredentialsCall(client, timeout=10)
+    waiter = InThread(client.get_aws_credentials, timeout=10)
     waiter.start()  # discovers the refusal itself, then waits
     until(lambda: client.current_user_state is INVALID)
     time.sleep(0.05)
@@ -547,7 +516,7 @@ def test_a_federated_sign_in_from_inside_the_listener_releases_the_waiting_call(
             signed_in_again.append(client.federated_sign_in(info["provider"], token))
 
     client.add_user_state_listener(federate_again)
-    call = CredentialsCall(client, timeout=10)
+    call = InThread(client.get_aws_credentials, timeout=10)
     call.start()
     call.join(8)
     assert not call.is_alive(), "deadlock: get_aws_credentials() never returned"
@@ -567,7 +536,7 @@ def test_release_sign_in_wait_ends_the_wait(
 ) -> None:
     client = signed_out
     _federated_then_refused(client, emulator, clock, unique("release"))
-    waiter = CredentialsCall(client, timeout=5)
+    waiter = InThread(client.get_aws_credentials, timeout=5)
     started = time.monotonic()
     waiter.start()
     until(lambda: client.current_user_state is INVALID)
@@ -657,7 +626,7 @@ def test_a_sign_out_ends_the_wait(
 ) -> None:
     client = signed_out
     _federated_then_refused(client, emulator, clock, unique("out"))
-    waiter = CredentialsCall(client, timeout=5)
+    waiter = InThread(client.get_aws_credentials, timeout=5)
     waiter.start()
     until(lambda: client.current_user_state is INVALID)
     time.sleep(0.05)

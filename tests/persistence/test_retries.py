@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from auth_testkit import wait_until
 
 from fsm_auth import (
     AuthClient,
@@ -40,15 +41,6 @@ FAULTS: dict[str, tuple[Callable[[str, int | None], Fault], type[ServiceError]]]
         TooManyRequestsError,
     ),
 }
-
-
-def _wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 @pytest.fixture(params=sorted(FAULTS))
@@ -163,7 +155,7 @@ def test_failed_refresh_ahead_serves_the_valid_token_and_backs_off(
     for _ in range(300):
         assert client.get_tokens() == tokens
         clock.advance(0.001)
-    assert _wait_until(lambda: emulator.count("InitiateAuth") >= ATTEMPTS)
+    assert wait_until(lambda: emulator.count("InitiateAuth") >= ATTEMPTS)
     time.sleep(0.3)  # let the failed refresh settle into its back-off
     for _ in range(300):
         assert client.get_tokens() == tokens
@@ -173,7 +165,7 @@ def test_failed_refresh_ahead_serves_the_valid_token_and_backs_off(
     # After the back-off (at most 1 s) one more refresh is tried, and backs off longer.
     clock.advance(1.01)
     assert client.get_tokens() == tokens
-    assert _wait_until(lambda: emulator.count("InitiateAuth") >= 2 * ATTEMPTS)
+    assert wait_until(lambda: emulator.count("InitiateAuth") >= 2 * ATTEMPTS)
     time.sleep(0.3)
     clock.advance(0.9)  # the second back-off is at least 1 s
     for _ in range(100):
@@ -184,7 +176,7 @@ def test_failed_refresh_ahead_serves_the_valid_token_and_backs_off(
     emulator.faults.clear()
     clock.advance(2.0)
     client.get_tokens()
-    assert _wait_until(lambda: client.get_tokens() != tokens)
+    assert wait_until(lambda: client.get_tokens() != tokens)
     assert emulator.count("InitiateAuth") == 2 * ATTEMPTS + 1
     assert client.get_tokens().expiration > tokens.expiration
 
@@ -203,5 +195,5 @@ def test_failed_refresh_ahead_offline_keeps_serving(
     emulator.start()
     clock.advance(120)  # past any back-off, still before the token must be refreshed
     client.get_tokens()
-    assert _wait_until(lambda: client.get_tokens() != tokens)
+    assert wait_until(lambda: client.get_tokens() != tokens)
     assert client.current_user_state == UserState.SIGNED_IN
