@@ -430,9 +430,19 @@ class AuthClient:
             logger.warning("Could not fetch AWS credentials after sign-in: %s", exc)
 
     def _user_pool_logins(self) -> Mapping[str, str]:
+        """The identity pool's ``Logins`` for the user-pool session, with a fresh id token.
+
+        A refresh refused here ends the user-pool session exactly as in :meth:`get_tokens`
+        (the seed: an AWS call with a refresh token that expired asks the user to sign in).
+        """
         pool = self.config.user_pool
         assert pool is not None
-        tokens = self._user_tokens().cache.get()
+        live = self._live_tokens or self._user_tokens().cache
+        try:
+            tokens = live.get()
+        except _REFUSALS as exc:
+            self._user_pool_token_refused(live, exc)
+            raise
         return {pool.issuer.removeprefix("https://"): tokens.id_token}
 
     # -- tokens --------------------------------------------------------------------------------

@@ -11,17 +11,24 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from fsm_auth import (
     AuthClient,
     GuestAccessNotAllowedError,
     IdentityProvider,
+    NotAuthorizedError,
     NotSignedInError,
     UnableToSignInError,
     UserState,
 )
-from fsm_auth.emulator import Emulator, FakeClock, Provisioned
+from fsm_auth.emulator import Emulator, FakeClock, Fault, Provisioned
 from fsm_auth.engine import Spec
 from fsm_auth.session import MemorySessionStore
 
@@ -43,6 +50,7 @@ def test_random_lives_follow_the_spec(
         def __init__(self) -> None:
             super().__init__()
             store.clear()
+            emulator.faults.clear()
             self.username = f"life{next(_serial)}"
             self.clients: list[AuthClient] = []
             self.histories: list[list[str]] = []
@@ -63,6 +71,16 @@ def test_random_lives_follow_the_spec(
         def client(self) -> AuthClient:
             return self.clients[-1]
 
+        @initialize(how=st.sampled_from(["nothing", "user_pool", "federated", "guest"]))
+        def start(self, how: str) -> None:
+            # Lives start from each way in, so the later refusals have something to end.
+            if how == "user_pool":
+                self.sign_in()
+            elif how == "federated":
+                self.federated_sign_in()
+            elif how == "guest":
+                self.credentials()
+
         @rule()
         def initialize(self) -> None:
             self.client.initialize()
@@ -75,9 +93,20 @@ def test_random_lives_follow_the_spec(
         @rule()
         def federated_sign_in(self) -> None:
             token = f"google-token-{next(_serial)}"
-            assert self.client.federated_sign_in(IdentityProvider.GOOGLE, token) is (
-                UserState.SIGNED_IN
-            )
+            before = self.client.current_user_state
+            try:
+                state = self.client.federated_sign_in(IdentityProvider.GOOGLE, token)
+            except NotAuthorizedError:
+                # The identity pool refuses logins (injected): nothing changed.
+                assert self._pool_refuses()
+                restored = (UserState.SIGNED_IN, UserState.GUEST, UserState.SIGNED_OUT)
+                after = self.client.current_user_state
+                assert after is before or (before is UserState.UNKNOWN and after in restored)
+                return
+            assert state is UserState.SIGNED_IN
+
+        def _pool_refuses(self) -> bool:
+            return any(f.operation == "GetCredentialsForIdentity" for f in emulator.faults.active)
 
         @rule(everywhere=st.booleans())
         def sign_out(self, everywhere: bool) -> None:
@@ -103,6 +132,13 @@ def test_random_lives_follow_the_spec(
             except (UnableToSignInError, GuestAccessNotAllowedError):
                 assert self.client.current_user_state is not UserState.SIGNED_IN
                 return
+            except NotAuthorizedError:
+                # The pool refused a user-pool login (federated ones change the state instead)
+                # or a guest identity: both are the injected refusal.
+                assert any(
+                    f.operation == "GetCredentialsForIdentity" for f in emulator.faults.active
+                )
+                return
             assert credentials.expiration.timestamp() - clock() >= 30
             assert self.client.current_user_state in (UserState.SIGNED_IN, UserState.GUEST)
 
@@ -110,11 +146,27 @@ def test_random_lives_follow_the_spec(
         def time_passes(self, seconds: int) -> None:
             clock.advance(seconds)
 
-        @rule()
-        def signed_out_on_another_device(self) -> None:
+        @rule(then_expire=st.booleans())
+        def signed_out_on_another_device(self, then_expire: bool) -> None:
             admin_idp.admin_user_global_sign_out(
                 UserPoolId=pool.user_pool_id, Username=self.username
             )
+            if then_expire:
+                clock.advance(3700)  # the next refresh is refused
+
+        @rule()
+        def identity_pool_refuses_logins(self) -> None:
+            emulator.faults.inject(
+                Fault(
+                    operation="GetCredentialsForIdentity",
+                    error=("NotAuthorizedException", "Invalid login token.", 400),
+                )
+            )
+            clock.advance(3700)  # the cached credentials expire
+
+        @rule()
+        def identity_pool_accepts_again(self) -> None:
+            emulator.faults.clear()
 
         @rule()
         def restart(self) -> None:
@@ -135,6 +187,7 @@ def test_random_lives_follow_the_spec(
             assert client.is_signed_in == (client.current_user_state is UserState.SIGNED_IN)
 
         def teardown(self) -> None:
+            emulator.faults.clear()
             for client in self.clients:
                 client.close()
 
