@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from fsm_auth import AuthClient, UserState
+from fsm_auth import AuthClient, UnableToSignInError, UserState
 from fsm_auth.emulator import Emulator, FakeClock, Provisioned
 from fsm_auth.session import MemorySessionStore
 
@@ -119,3 +119,33 @@ def test_boto3_session_follows_the_client(
     assert client.current_user_state in (UserState.GUEST, UserState.SIGNED_OUT)
     assert used[-1] == client.get_aws_credentials().access_key_id
     assert client.current_user_state == UserState.GUEST
+
+
+def test_a_refresh_refused_while_fetching_credentials_asks_for_a_sign_in(
+    make_client: Callable[[], AuthClient],
+    emulator: Emulator,
+    clock: FakeClock,
+    pool: Provisioned,
+) -> None:
+    # The seed: "If the refresh tokens have expired and you try to make a call to an AWS
+    # resource ... AWSMobileClient will dispatch a state notification that authentication is
+    # required", and getAWSCredentials waits for the sign-in.
+    client = make_client()
+    client.initialize()
+    register(client, emulator, "sam")
+    client.sign_in("sam", PASSWORD)
+    client.get_aws_credentials()
+    seen: list[tuple[UserState, dict[str, str]]] = []
+    client.add_user_state_listener(lambda state, info: seen.append((state, dict(info))))
+    emulator.admin_client().admin_user_global_sign_out(UserPoolId=pool.user_pool_id, Username="sam")
+    clock.advance(3700)  # tokens and credentials expired; the refresh token was revoked
+
+    with pytest.raises(UnableToSignInError):
+        client.get_aws_credentials(wait=False)
+    assert client.current_user_state is UserState.SIGNED_OUT_USER_POOLS_TOKEN_INVALID
+    assert seen == [(UserState.SIGNED_OUT_USER_POOLS_TOKEN_INVALID, {"username": "sam"})]
+    with pytest.raises(UnableToSignInError):
+        client.get_aws_credentials(timeout=0.2)
+
+    client.sign_in("sam", PASSWORD)
+    assert client.get_aws_credentials().expiration.timestamp() > clock() + 3000
