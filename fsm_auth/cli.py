@@ -75,8 +75,8 @@ def _credentials_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        required=True,
-        help="print the AWS credential_process document (Version 1)",
+        help="print the AWS credential_process document (Version 1); without it, a summary "
+        "with no secret",
     )
     parser.add_argument(
         "--config",
