@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from fsm_auth import AuthClient
 from fsm_auth.emulator import Emulator, FakeClock, Provisioned
+from fsm_auth.session import MemorySessionStore
 
 
 @pytest.fixture(scope="session")
@@ -59,3 +62,28 @@ def pool(emulator: Emulator) -> Provisioned:
 def aws_config(pool: Provisioned) -> dict[str, Any]:
     """``awsconfiguration.json`` content for ``pool``."""
     return pool.aws_configuration()
+
+
+@pytest.fixture
+def make_client(
+    aws_config: dict[str, Any], clock: FakeClock
+) -> Iterator[Callable[..., AuthClient]]:
+    """``make_client(config=None, *, identity_pool=True, **kwargs)``: clients on the test's
+    pool and clock, with an in-memory store unless ``store``/``storage_dir`` is given; all are
+    closed at the end."""
+    made: list[AuthClient] = []
+
+    def make(
+        config: dict[str, Any] | None = None, *, identity_pool: bool = True, **kwargs: Any
+    ) -> AuthClient:
+        config = copy.deepcopy(config or aws_config)
+        if not identity_pool:
+            config.pop("CredentialsProvider", None)
+        kwargs.setdefault("store", MemorySessionStore())
+        client = AuthClient.from_config(config, clock=clock, **kwargs)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()

@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from fsm_auth import AuthClient
-from fsm_auth.emulator import Emulator, FakeClock, Provisioned
-from fsm_auth.session import MemorySessionStore
+from fsm_auth.emulator import Emulator, Provisioned
 
 PASSWORD = "Correct-Horse-9!"
-
-
-@pytest.fixture
-def make_client(
-    aws_config: dict[str, Any], clock: FakeClock
-) -> Iterator[Callable[..., AuthClient]]:
-    """Build clients on the test's pool and clock; all are closed at the end."""
-    made: list[AuthClient] = []
-
-    def make(
-        config: dict[str, Any] | None = None, *, identity_pool: bool = True, **kwargs: Any
-    ) -> AuthClient:
-        config = copy.deepcopy(config or aws_config)
-        if not identity_pool:
-            config.pop("CredentialsProvider", None)
-        kwargs.setdefault("store", MemorySessionStore())
-        client = AuthClient.from_config(config, clock=clock, **kwargs)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
 
 
 @pytest.fixture

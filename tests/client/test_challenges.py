@@ -39,6 +39,27 @@ def _enable_totp(admin_idp: Any, client: AuthClient, clock: FakeClock, *, prefer
     return secret
 
 
+def _sms_mfa_user(
+    make_client: Callable[..., AuthClient],
+    emulator: Emulator,
+    pool: Provisioned,
+    admin_idp: Any,
+    username: str,
+) -> AuthClient:
+    """A client on ``pool`` whose user ``username`` (confirmed, with a phone) prefers SMS MFA."""
+    client = pool_client(make_client, pool)
+    client.sign_up(
+        username, PASSWORD, attributes={"email": f"{username}@example.com", "phone_number": PHONE}
+    )
+    client.confirm_sign_up(username, emulator.last_code(username, "sign_up"))
+    admin_idp.admin_set_user_mfa_preference(
+        UserPoolId=pool.user_pool_id,
+        Username=username,
+        SMSMfaSettings={"Enabled": True, "PreferredMfa": True},
+    )
+    return client
+
+
 def test_new_password_required_for_an_admin_created_user(
     client: AuthClient, emulator: Emulator, pool: Provisioned, admin_idp: Any
 ) -> None:
@@ -90,16 +111,7 @@ def test_sms_mfa(
     mfa_pool: Provisioned,
     admin_idp: Any,
 ) -> None:
-    client = pool_client(make_client, mfa_pool)
-    client.sign_up(
-        "mona", PASSWORD, attributes={"email": "mona@example.com", "phone_number": PHONE}
-    )
-    client.confirm_sign_up("mona", emulator.last_code("mona", "sign_up"))
-    admin_idp.admin_set_user_mfa_preference(
-        UserPoolId=mfa_pool.user_pool_id,
-        Username="mona",
-        SMSMfaSettings={"Enabled": True, "PreferredMfa": True},
-    )
+    client = _sms_mfa_user(make_client, emulator, mfa_pool, admin_idp, "mona")
     result = client.sign_in("mona", PASSWORD)
     assert result.state is SignInState.SMS_MFA
     assert result.code_delivery is not None
@@ -187,14 +199,7 @@ def test_an_answer_lost_offline_can_be_sent_again(
     mfa_pool: Provisioned,
     admin_idp: Any,
 ) -> None:
-    client = pool_client(make_client, mfa_pool)
-    client.sign_up("mona", PASSWORD, attributes={"email": "m@example.com", "phone_number": PHONE})
-    client.confirm_sign_up("mona", emulator.last_code("mona", "sign_up"))
-    admin_idp.admin_set_user_mfa_preference(
-        UserPoolId=mfa_pool.user_pool_id,
-        Username="mona",
-        SMSMfaSettings={"Enabled": True, "PreferredMfa": True},
-    )
+    client = _sms_mfa_user(make_client, emulator, mfa_pool, admin_idp, "mona")
     assert client.sign_in("mona", PASSWORD).state is SignInState.SMS_MFA
     code = emulator.last_code("mona", "sms_mfa")
     emulator.stop()
@@ -211,14 +216,7 @@ def test_an_expired_sms_code_ends_the_sign_in(
     admin_idp: Any,
     clock: FakeClock,
 ) -> None:
-    client = pool_client(make_client, mfa_pool)
-    client.sign_up("mona", PASSWORD, attributes={"email": "m@example.com", "phone_number": PHONE})
-    client.confirm_sign_up("mona", emulator.last_code("mona", "sign_up"))
-    admin_idp.admin_set_user_mfa_preference(
-        UserPoolId=mfa_pool.user_pool_id,
-        Username="mona",
-        SMSMfaSettings={"Enabled": True, "PreferredMfa": True},
-    )
+    client = _sms_mfa_user(make_client, emulator, mfa_pool, admin_idp, "mona")
     assert client.sign_in("mona", PASSWORD).state is SignInState.SMS_MFA
     clock.advance(181)  # SMS codes live 3 minutes
     with pytest.raises((NotAuthorizedError, ExpiredCodeError)):

@@ -4,12 +4,11 @@ guest identities offered at sign-in, and secrets kept out of reprs, errors and l
 
 from __future__ import annotations
 
-import copy
 import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jwt
@@ -29,7 +28,6 @@ from fsm_auth import (
     UserState,
 )
 from fsm_auth.emulator import Emulator, FakeClock, Fault, Provisioned
-from fsm_auth.session import MemorySessionStore
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -117,28 +115,6 @@ def assert_no_secret(texts: list[str], credentials: list[AWSCredentials]) -> Non
 
 
 # -- fixtures -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def make_client(aws_config: dict[str, Any], clock: FakeClock) -> Iterator[MakeClient]:
-    """``make_client(config=None, *, identity_pool=True, **kwargs)``: clients on the test's
-    pool and clock with an in-memory store, all closed at the end."""
-    made: list[AuthClient] = []
-
-    def make(
-        config: dict[str, Any] | None = None, *, identity_pool: bool = True, **kwargs: Any
-    ) -> AuthClient:
-        config = copy.deepcopy(config or aws_config)
-        if not identity_pool:
-            config.pop("CredentialsProvider", None)
-        kwargs.setdefault("store", MemorySessionStore())
-        client = AuthClient.from_config(config, clock=clock, **kwargs)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
 
 
 IdentityCalls = Callable[[], list[dict[str, Any]]]

@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from fsm_auth import AuthClient, UnableToSignInError, UserState
 from fsm_auth.emulator import Emulator, FakeClock, Provisioned
-from fsm_auth.session import MemorySessionStore
 
 pytestmark = pytest.mark.timeout(60)
 
 PASSWORD = "Correct-Horse-9!"
 HOUR = 3600.0
-
-
-@pytest.fixture
-def make_client(aws_config: dict[str, Any], clock: FakeClock) -> Iterator[Callable[[], AuthClient]]:
-    made: list[AuthClient] = []
-
-    def make() -> AuthClient:
-        client = AuthClient.from_config(aws_config, clock=clock, store=MemorySessionStore())
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
 
 
 def cognito_requests(emulator: Emulator) -> list[str]:
