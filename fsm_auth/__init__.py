@@ -1,8 +1,11 @@
 """fsm-auth: Cognito user pools and identity pools as an explicit finite-state machine.
 
-Everything a caller touches is importable from here. ``AuthClient`` and ``RetryPolicy`` are
-loaded on first use, so that ``import fsm_auth`` stays cheap (boto3 is imported only by the first
-network call).
+Everything a caller touches is importable from here (``__all__``; a test pins it to the
+README's list). The client, the stores, the plugin registry and the provider protocols are
+loaded on first use, so that ``import fsm_auth`` stays cheap (boto3 is imported only by the
+first network call). The engine (``fsm_auth.engine``), the emulator (``fsm_auth.emulator``),
+the sign-in flow types for provider authors (``fsm_auth.signin``) and the conformance suite
+(``fsm_auth.testing``) are the public subpackages.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from fsm_auth.errors import (
     AuthError,
     ChallengeNotSupportedError,
+    ClientClosedError,
     CodeMismatchError,
     ConfigError,
     ExpiredCodeError,
@@ -30,6 +34,7 @@ from fsm_auth.errors import (
     ResourceNotFoundError,
     ServiceError,
     SessionStoreError,
+    SignInCancelledError,
     SpecError,
     TooManyRequestsError,
     UnableToSignInError,
@@ -51,38 +56,63 @@ from fsm_auth.values import (
 )
 
 if TYPE_CHECKING:
-    from fsm_auth.client import AuthClient
+    from fsm_auth.client import AuthClient, UserStateListener
+    from fsm_auth.plugins import PluginRegistry
+    from fsm_auth.provider import IdentityPoolProvider, ProviderContext, UserPoolProvider
+    from fsm_auth.session import FileSessionStore, MemorySessionStore, SessionStore
     from fsm_auth.transport import RetryPolicy
 
 __version__ = "0.1.0"
+
+# Loaded on first use: name -> module.
+_LAZY = {
+    "AuthClient": "fsm_auth.client",
+    "UserStateListener": "fsm_auth.client",
+    "FileSessionStore": "fsm_auth.session",
+    "MemorySessionStore": "fsm_auth.session",
+    "SessionStore": "fsm_auth.session",
+    "PluginRegistry": "fsm_auth.plugins",
+    "IdentityPoolProvider": "fsm_auth.provider",
+    "ProviderContext": "fsm_auth.provider",
+    "UserPoolProvider": "fsm_auth.provider",
+    "RetryPolicy": "fsm_auth.transport",
+}
 
 __all__ = [
     "AWSCredentials",
     "AuthClient",
     "AuthError",
     "ChallengeNotSupportedError",
+    "ClientClosedError",
     "CodeDeliveryDetails",
     "CodeMismatchError",
     "ConfigError",
     "ExpiredCodeError",
+    "FileSessionStore",
     "ForgotPasswordResult",
     "GuestAccessNotAllowedError",
     "IdentityPoolNotConfiguredError",
+    "IdentityPoolProvider",
     "IdentityProvider",
     "IllegalTransitionError",
     "InternalServiceError",
     "InvalidParameterError",
     "InvalidPasswordError",
     "LimitExceededError",
+    "MemorySessionStore",
     "NetworkError",
     "NotAuthorizedError",
     "NotSignedInError",
     "PasswordResetRequiredError",
+    "PluginRegistry",
+    "ProviderContext",
     "ProviderError",
     "ResourceNotFoundError",
     "RetryPolicy",
     "ServiceError",
+    "SessionStore",
     "SessionStoreError",
+    "SignInCancelledError",
     "SignInResult",
     "SignInState",
     "SignUpResult",
@@ -93,18 +123,23 @@ __all__ = [
     "UserNotConfirmedError",
     "UserNotFoundError",
     "UserPoolNotConfiguredError",
+    "UserPoolProvider",
     "UserState",
+    "UserStateListener",
     "UsernameExistsError",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "AuthClient":
-        from fsm_auth.client import AuthClient
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fsm_auth' has no attribute {name!r}")
+    import importlib
 
-        return AuthClient
-    if name == "RetryPolicy":
-        from fsm_auth.transport import RetryPolicy
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
-        return RetryPolicy
-    raise AttributeError(f"module 'fsm_auth' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -26,6 +26,7 @@ from fsm_auth.values import AWSCredentials
 __all__ = [
     "CONFIG_ENV",
     "add_credentials_arguments",
+    "config_path",
     "credential_process_document",
     "run_credentials",
     "run_credentials_command",
@@ -48,17 +49,30 @@ def credential_process_document(credentials: AWSCredentials) -> dict[str, Any]:
     }
 
 
+def config_path(given: str | os.PathLike[str] | None) -> str | os.PathLike[str]:
+    """The configuration a command uses: ``--config`` if given, else ``./awsconfiguration.json``
+    if it exists, else ``$FSM_AUTH_CONFIG`` if set, else ``awsconfiguration.json`` (whose
+    absence the error then names)."""
+    if given:
+        return given
+    if os.path.exists(_DEFAULT_CONFIG):
+        return _DEFAULT_CONFIG
+    return os.environ.get(CONFIG_ENV) or _DEFAULT_CONFIG
+
+
 def add_credentials_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``fsm-auth credentials``."""
     parser.add_argument(
         "--json",
         action="store_true",
-        help="print the credential_process document (Version 1) with the secret values",
+        help="print the AWS credential_process document (Version 1); without it, a summary "
+        "with no secret",
     )
     parser.add_argument(
         "--config",
         default=None,
-        help=f"the client configuration file (default: ${CONFIG_ENV}, else ./{_DEFAULT_CONFIG})",
+        help=f"the client configuration file (default: ./{_DEFAULT_CONFIG} if it exists, "
+        f"else ${CONFIG_ENV})",
     )
     parser.add_argument(
         "--storage-dir",
@@ -98,7 +112,7 @@ def run_credentials(
     """
     from fsm_auth.client import AuthClient
 
-    source = config or os.environ.get(CONFIG_ENV) or _DEFAULT_CONFIG
+    source = config_path(config)
     try:
         with AuthClient.from_config(
             source,

@@ -72,19 +72,9 @@ def _dev(args: argparse.Namespace) -> int:
 
 
 def _credentials_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help="print the AWS credential_process document (Version 1); without it, a summary "
-        "with no secret",
-    )
-    parser.add_argument(
-        "--config",
-        default="awsconfiguration.json",
-        help="awsconfiguration.json, amplifyconfiguration.json or amplify_outputs.json",
-    )
-    parser.add_argument("--storage-dir", default=None, help="the session store's directory")
-    parser.add_argument("--endpoint-url", default=None, help="override every Cognito endpoint")
+    from fsm_auth._credential_process import add_credentials_arguments
+
+    add_credentials_arguments(parser)
 
 
 def _credentials(args: argparse.Namespace) -> int:

@@ -8,6 +8,9 @@
     ├── IllegalTransitionError            a trigger with no transition from the current state
     ├── NotSignedInError                  the operation needs a signed-in user
     ├── UnableToSignInError               a wait for sign-in was released or timed out
+    ├── SignInCancelledError              a sign-in ended without signing in, changing nothing
+    │                                     (a sign-out came first, or the user cancelled)
+    ├── ClientClosedError                 the client was closed
     ├── UserPoolNotConfiguredError
     ├── IdentityPoolNotConfiguredError
     ├── GuestAccessNotAllowedError        the identity pool refuses unauthenticated identities
@@ -42,6 +45,7 @@ from collections.abc import Mapping
 __all__ = [
     "AuthError",
     "ChallengeNotSupportedError",
+    "ClientClosedError",
     "CodeMismatchError",
     "ConfigError",
     "ExpiredCodeError",
@@ -60,6 +64,7 @@ __all__ = [
     "ResourceNotFoundError",
     "ServiceError",
     "SessionStoreError",
+    "SignInCancelledError",
     "SpecError",
     "TooManyRequestsError",
     "UnableToSignInError",
@@ -143,6 +148,15 @@ class NotSignedInError(AuthError):
 
 class UnableToSignInError(AuthError):
     """A wait for sign-in ended without one: released, or timed out."""
+
+
+class SignInCancelledError(AuthError):
+    """A sign-in ended without signing anyone in, and changed nothing: a sign-out came while
+    it waited for the service (its late answer is discarded), or the user cancelled it."""
+
+
+class ClientClosedError(AuthError):
+    """The client was closed: build a new one to go on."""
 
 
 class UserPoolNotConfiguredError(AuthError):

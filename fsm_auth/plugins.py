@@ -1,108 +1,206 @@
-"""Provider plugins: discovery through entry points, plus manual registration.
+"""Provider plugins: a registry of provider factories, found through entry points or
+registered by hand, and built for a role with a check against the role's protocol.
 
 Plugins are found under the entry-point group ``fsm_auth.providers``. A plugin that fails to
-load is logged by name and reported by :func:`load_errors`; the others keep working. Asking for
-a broken or unknown plugin raises :class:`~fsm_auth.errors.ProviderError` naming it.
+load is logged by name and reported by :meth:`PluginRegistry.load_errors`; the others keep
+working. Asking for a broken or unknown plugin raises :class:`~fsm_auth.errors.ProviderError`
+naming it, and so does a built provider that lacks a method of its role's protocol (naming the
+plugin and the methods), before it is ever used.
+
+A client uses the registry it is given (``AuthClient.from_config(..., plugins=...)``), else
+:func:`default_registry`; the module functions (:func:`register`, :func:`available`...) act on
+the default registry, for applications that register a provider once at start-up.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from importlib.metadata import entry_points
+from typing import Any
 
 from fsm_auth.errors import ProviderError
-from fsm_auth.provider import ProviderFactory
+from fsm_auth.provider import (
+    IdentityPoolProvider,
+    ProviderContext,
+    ProviderFactory,
+    UserPoolProvider,
+)
 
-__all__ = ["GROUP", "available", "get_factory", "load_errors", "refresh", "register", "unregister"]
+__all__ = [
+    "GROUP",
+    "ROLES",
+    "PluginRegistry",
+    "available",
+    "default_registry",
+    "load_errors",
+    "refresh",
+    "register",
+    "unregister",
+]
 
 GROUP = "fsm_auth.providers"
+"""The entry-point group providers are registered under."""
+
+ROLES: Mapping[str, type[Any]] = {
+    "user_pool": UserPoolProvider,
+    "federated": IdentityPoolProvider,
+    "guest": IdentityPoolProvider,
+}
+"""The roles a configuration fills with providers, and the protocol each must satisfy."""
 
 logger = logging.getLogger("fsm_auth.plugins")
 
-_lock = threading.Lock()
-_registered: dict[str, ProviderFactory] = {}
-_discovered: dict[str, ProviderFactory] | None = None
-_errors: dict[str, str] = {}
+
+def protocol_methods(protocol: type[Any]) -> tuple[str, ...]:
+    """The public methods a provider of ``protocol`` must have."""
+    return tuple(
+        sorted(
+            name
+            for name, value in vars(protocol).items()
+            if callable(value) and not name.startswith("_")
+        )
+    )
+
+
+class PluginRegistry:
+    """Provider factories by name: entry points (scanned on first use) and hand registrations
+    (which win over an entry point of the same name). Thread-safe."""
+
+    def __init__(self, *, group: str | None = GROUP) -> None:
+        """``group``: the entry-point group to scan, or ``None`` for hand registrations only."""
+        self._group = group
+        self._lock = threading.Lock()
+        self._registered: dict[str, ProviderFactory] = {}
+        self._discovered: dict[str, ProviderFactory] | None = None
+        self._errors: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"PluginRegistry(group={self._group!r}, registered={sorted(self._registered)!r})"
+
+    def register(self, name: str, factory: ProviderFactory) -> None:
+        """Register a provider by hand (tests, or apps that do not use entry points)."""
+        if not isinstance(name, str) or not name or not callable(factory):
+            raise ProviderError(
+                f"Cannot register provider {name!r}: a name and a callable are needed"
+            )
+        with self._lock:
+            self._registered[name] = factory
+
+    def unregister(self, name: str) -> None:
+        """Remove a provider registered with :meth:`register` (entry points stay)."""
+        with self._lock:
+            self._registered.pop(name, None)
+
+    def refresh(self) -> None:
+        """Forget what discovery found, so the next lookup scans the entry points again."""
+        with self._lock:
+            self._discovered = None
+            self._errors.clear()
+
+    def available(self) -> list[str]:
+        """Names of every provider that loaded (registered by hand or through entry points)."""
+        found = self._discover()
+        with self._lock:
+            return sorted(set(found) | set(self._registered))
+
+    def load_errors(self) -> dict[str, str]:
+        """Plugins that failed to load, by name, with the reason."""
+        self._discover()
+        with self._lock:
+            return dict(self._errors)
+
+    def factory(self, name: str) -> ProviderFactory:
+        """The factory of provider ``name``; :class:`ProviderError` if unknown or broken."""
+        with self._lock:
+            factory = self._registered.get(name)
+        if factory is not None:
+            return factory
+        found = self._discover()
+        if name in found:
+            return found[name]
+        with self._lock:
+            error = self._errors.get(name)
+        if error is not None:
+            raise ProviderError(f"Provider plugin {name!r} failed to load: {error}")
+        raise ProviderError(
+            f"No provider named {name!r} (group {self._group!r}); "
+            f"available: {', '.join(self.available()) or 'none'}"
+        )
+
+    def build(self, role: str, name: str, context: ProviderContext) -> Any:
+        """Build provider ``name`` for ``role`` and check it against the role's protocol."""
+        protocol = ROLES.get(role)
+        if protocol is None:
+            raise ProviderError(f"Unknown provider role {role!r} (roles: {', '.join(ROLES)})")
+        provider = self.factory(name)(context)
+        missing = [
+            m for m in protocol_methods(protocol) if not callable(getattr(provider, m, None))
+        ]
+        if missing:
+            raise ProviderError(
+                f"Provider plugin {name!r} ({type(provider).__name__}) cannot serve the "
+                f"{role} role: it lacks {', '.join(missing)} of {protocol.__name__}"
+            )
+        return provider
+
+    def _discover(self) -> dict[str, ProviderFactory]:
+        with self._lock:
+            if self._discovered is not None:
+                return self._discovered
+            found: dict[str, ProviderFactory] = {}
+            for entry in entry_points(group=self._group) if self._group else ():
+                if entry.name in found:
+                    continue
+                try:
+                    factory = entry.load()
+                except Exception as exc:  # a broken plugin must not break the others
+                    self._errors[entry.name] = f"{type(exc).__name__}: {exc}"
+                    logger.warning(
+                        "fsm-auth provider plugin %r (%s) failed to load: %s",
+                        entry.name,
+                        entry.value,
+                        self._errors[entry.name],
+                    )
+                    continue
+                if not callable(factory):
+                    self._errors[entry.name] = f"{entry.value} is not callable"
+                    logger.warning("fsm-auth provider plugin %r is not callable", entry.name)
+                    continue
+                found[entry.name] = factory
+            self._discovered = found
+            return found
+
+
+_default = PluginRegistry()
+
+
+def default_registry() -> PluginRegistry:
+    """The registry clients use when they are given none."""
+    return _default
 
 
 def register(name: str, factory: ProviderFactory) -> None:
-    """Register a provider by hand (tests, or apps that do not use entry points).
-
-    A registered name takes precedence over an entry point of the same name.
-    """
-    if not name or not callable(factory):
-        raise ProviderError(f"Cannot register provider {name!r}: a name and a callable are needed")
-    with _lock:
-        _registered[name] = factory
+    """Register a provider by hand in the default registry."""
+    _default.register(name, factory)
 
 
 def unregister(name: str) -> None:
-    """Remove a provider registered with :func:`register` (entry points stay)."""
-    with _lock:
-        _registered.pop(name, None)
+    """Remove a hand registration from the default registry."""
+    _default.unregister(name)
 
 
 def refresh() -> None:
-    """Forget what discovery found, so the next lookup scans the entry points again."""
-    global _discovered
-    with _lock:
-        _discovered = None
-        _errors.clear()
-
-
-def _discover() -> dict[str, ProviderFactory]:
-    global _discovered
-    with _lock:
-        if _discovered is not None:
-            return _discovered
-        found: dict[str, ProviderFactory] = {}
-        for entry in entry_points(group=GROUP):
-            if entry.name in found:
-                continue
-            try:
-                factory = entry.load()
-            except Exception as exc:  # a broken plugin must not break the others
-                _errors[entry.name] = f"{type(exc).__name__}: {exc}"
-                logger.warning(
-                    "fsm-auth provider plugin %r (%s) failed to load: %s",
-                    entry.name,
-                    entry.value,
-                    _errors[entry.name],
-                )
-                continue
-            if not callable(factory):
-                _errors[entry.name] = f"{entry.value} is not callable"
-                logger.warning("fsm-auth provider plugin %r is not callable", entry.name)
-                continue
-            found[entry.name] = factory
-        _discovered = found
-        return found
+    """Make the default registry scan the entry points again."""
+    _default.refresh()
 
 
 def available() -> list[str]:
-    """Names of every provider that loaded (registered by hand or through entry points)."""
-    names = set(_discover()) | set(_registered)
-    return sorted(names)
+    """Names of every provider the default registry can build."""
+    return _default.available()
 
 
 def load_errors() -> dict[str, str]:
-    """Plugins that failed to load, by name, with the reason."""
-    _discover()
-    return dict(_errors)
-
-
-def get_factory(name: str) -> ProviderFactory:
-    """The factory of provider ``name``; :class:`ProviderError` if unknown or broken."""
-    with _lock:
-        factory = _registered.get(name)
-    if factory is not None:
-        return factory
-    found = _discover()
-    if name in found:
-        return found[name]
-    if name in _errors:
-        raise ProviderError(f"Provider plugin {name!r} failed to load: {_errors[name]}")
-    raise ProviderError(
-        f"No provider named {name!r} (group {GROUP!r}); available: {', '.join(available())}"
-    )
+    """Plugins that failed to load in the default registry, by name, with the reason."""
+    return _default.load_errors()

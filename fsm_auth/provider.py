@@ -23,14 +23,15 @@ from fsm_auth.values import (
     CodeDeliveryDetails,
     ForgotPasswordResult,
     SignUpResult,
+    Tokens,
 )
 
 if TYPE_CHECKING:
     from fsm_auth.config import AuthConfig
+    from fsm_auth.signin import ServiceCall, SignInFlow, SignInRequest
     from fsm_auth.transport import RetryPolicy, ServiceTransport
 
 __all__ = [
-    "AuthStep",
     "IdentityPoolProvider",
     "ProviderContext",
     "ProviderFactory",
@@ -51,28 +52,6 @@ class RawTokens:
         return "RawTokens(...)"
 
 
-@attrs.frozen(repr=False)
-class AuthStep:
-    """One step of a sign-in: either a challenge to answer or the tokens.
-
-    ``username`` is the user name the service knows the user by (``USER_ID_FOR_SRP`` or the
-    challenge's ``USERNAME``), which is what a client secret's hash must be computed for.
-    ``session`` is the service's opaque challenge session; ``parameters`` the challenge's
-    public parameters; ``private`` whatever the provider needs to answer (never shown).
-    """
-
-    challenge: str | None
-    username: str
-    session: str | None = None
-    parameters: Mapping[str, str] = attrs.field(factory=dict)
-    tokens: RawTokens | None = None
-    code_delivery: CodeDeliveryDetails | None = None
-    private: Mapping[str, Any] = attrs.field(factory=dict)
-
-    def __repr__(self) -> str:
-        return f"AuthStep(challenge={self.challenge!r}, username={self.username!r})"
-
-
 @attrs.frozen
 class ProviderContext:
     """What a provider is built with: the configuration, the clock and service transports."""
@@ -88,18 +67,25 @@ class ProviderContext:
         return ServiceTransport(service, region, endpoint_url=endpoint_url, retry=self.retry)
 
 
-ProviderFactory = Callable[[ProviderContext], Any]
-"""What an entry point loads: a class or callable that builds a provider from a context."""
+ProviderFactory = Callable[[ProviderContext], object]
+"""What an entry point loads: a class or callable that builds a provider from a context
+(checked against the protocol of the role it serves when it is built)."""
 
 
 @runtime_checkable
 class UserPoolProvider(Protocol):
-    """A user directory with sign-up, sign-in challenges and refreshable tokens.
+    """A user directory with sign-up, a sign-in flow, verifiable and refreshable tokens.
 
-    Every method does I/O and reports; none changes the user state. Errors are raised as the
-    ``fsm_auth.errors`` tree (``ServiceError`` subclasses for the service's refusals,
-    ``NetworkError`` when it cannot be reached) and never carry a password, code or token.
-    Access tokens passed in are valid (the client refreshes them first).
+    Every method does I/O and reports, or (``sign_in``) describes I/O for the client to run;
+    none changes the user state. Errors are raised as the ``fsm_auth.errors`` tree
+    (``ServiceError`` subclasses for the service's refusals, ``NetworkError`` when it cannot be
+    reached) and never carry a password, code or token. Access tokens passed in are valid (the
+    client refreshes them first).
+
+    Two optional attributes: ``sign_in_spec`` (a shipped spec name, a path or a mapping: the
+    sign-in spec whose challenges this provider's flow may meet; default ``"sign_in"``) and
+    ``flow_steps`` (the names of the provider steps that spec's challenges may name, such as
+    ``password_verifier``; each is checked when the client is built).
     """
 
     def sign_up(
@@ -124,36 +110,43 @@ class UserPoolProvider(Protocol):
         """Send the confirmation code again; where it went."""
         ...
 
-    def start_sign_in(
-        self,
-        username: str,
-        password: str | None,
-        *,
-        flow: str,
-        validation_data: Mapping[str, str] | None,
-        client_metadata: Mapping[str, str] | None,
-    ) -> AuthStep:
-        """Begin a sign-in with ``flow`` (``USER_SRP_AUTH``, ``USER_PASSWORD_AUTH``,
-        ``CUSTOM_AUTH``). Return the tokens, or the first challenge the user must answer
-        (internal steps such as SRP's ``PASSWORD_VERIFIER`` are the provider's own)."""
+    def sign_in(self, request: SignInRequest) -> SignInFlow:
+        """The sign-in as a flow without I/O: a generator that yields ``ServiceCall`` steps
+        (run with :meth:`perform`) and ``Prompt`` steps (challenges for the caller, each
+        declared in ``request.challenges``) and returns ``SignedIn`` with the raw tokens.
+
+        Bad arguments (a password the flow needs and lacks, an unknown flow) raise
+        ``InvalidParameterError`` at the first step, before any request."""
         ...
 
-    def answer_challenge(
-        self,
-        step: AuthStep,
-        answer: str,
-        *,
-        user_attributes: Mapping[str, str] | None,
-        client_metadata: Mapping[str, str] | None,
-    ) -> AuthStep:
-        """Answer ``step``'s challenge; return the tokens or the next challenge. A wrong code
-        raises ``CodeMismatchError`` and the same step may be answered again."""
+    def perform(self, call: ServiceCall) -> Mapping[str, Any]:
+        """Run one ``ServiceCall`` of a sign-in flow against the service; its answer."""
         ...
 
-    def refresh(self, refresh_token: str, username: str) -> RawTokens:
-        """New tokens from the refresh token; ``username`` is the service's own name for the
-        user (the access token's ``username`` claim). A refused refresh token raises
+    def verify(
+        self,
+        raw: RawTokens,
+        *,
+        keys: Mapping[str, Any] | None = None,
+        check_expiry: bool = True,
+    ) -> Tokens:
+        """Verify tokens the service (or a saved session) handed over; ``keys`` is what
+        :meth:`keys` gave when the session was saved, so a restore verifies offline. A token
+        that does not verify raises ``NotAuthorizedError`` naming the failed check."""
+        ...
+
+    def keys(self) -> Mapping[str, Any] | None:
+        """The verification material to save with a session (a user pool's JWKS)."""
+        ...
+
+    def refresh(self, tokens: Tokens) -> RawTokens:
+        """New tokens from ``tokens``' refresh token. A refused refresh token raises
         ``NotAuthorizedError``: the client then asks the user to sign in again."""
+        ...
+
+    def logins(self, tokens: Tokens) -> Mapping[str, str]:
+        """The identity pool's ``Logins`` for a session with ``tokens`` (provider name to
+        token)."""
         ...
 
     def forgot_password(self, username: str) -> ForgotPasswordResult:
@@ -206,6 +199,12 @@ class IdentityPoolProvider(Protocol):
     ``logins`` maps a provider name (``accounts.google.com``, ``cognito-idp.<region>.
     amazonaws.com/<pool>``) to its token; empty for a guest (unauthenticated) identity.
     """
+
+    def check_logins(self, logins: Mapping[str, str], *, identity_id: str | None) -> None:
+        """Refuse, before any request, logins this pool cannot take with ``identity_id`` (the
+        id given with them, if any): ``InvalidParameterError`` naming what is wrong (an empty
+        token, a developer-authenticated login without its identity id...)."""
+        ...
 
     def get_identity_id(self, logins: Mapping[str, str], *, identity_id: str | None) -> str:
         """The identity id for ``logins`` (GetId), or ``identity_id`` when the caller already

@@ -7,6 +7,7 @@ secrets from ``repr`` and ``str``.
 from __future__ import annotations
 
 import enum
+import threading
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -24,6 +25,9 @@ __all__ = [
     "Tokens",
     "UserState",
 ]
+
+
+_OPEN_ENUM_LOCK = threading.Lock()
 
 
 class UserState(str, enum.Enum):
@@ -44,7 +48,13 @@ class UserState(str, enum.Enum):
 
 
 class SignInState(str, enum.Enum):
-    """Where a sign-in stands; anything but ``DONE`` is answered with ``confirm_sign_in``."""
+    """Where a sign-in stands; anything but ``DONE`` is answered with ``confirm_sign_in``.
+
+    The members are the challenges fsm-auth ships with. The set is open: a challenge that a
+    provider and its sign-in spec declare reaches the caller as ``SignInState(name)`` even
+    without a member here (it is made on first use and is then the same object every time, so
+    ``is`` comparisons hold).
+    """
 
     DONE = "DONE"
     SMS_MFA = "SMS_MFA"
@@ -56,6 +66,20 @@ class SignInState(str, enum.Enum):
 
     def __str__(self) -> str:
         return self.value
+
+    @classmethod
+    def _missing_(cls, value: object) -> SignInState | None:
+        if not isinstance(value, str) or not value.isidentifier():
+            return None
+        # A pseudo-member for a challenge declared elsewhere; cached so it stays unique.
+        with _OPEN_ENUM_LOCK:
+            member = cls._value2member_map_.get(value)
+            if member is None:
+                member = str.__new__(cls, value)
+                member._name_ = value
+                member._value_ = value
+                cls._value2member_map_[value] = member
+        return member  # type: ignore[return-value]
 
 
 class IdentityProvider(str, enum.Enum):

@@ -5,7 +5,7 @@
 - an :class:`~fsm_auth.values.IdentityProvider` value (``accounts.google.com``, ...);
 - an OIDC or SAML provider name, as configured on the identity pool;
 - the user pool login ``cognito-idp.<region>.amazonaws.com/<pool id>`` with the id token
-  (:func:`user_pool_login_key`);
+  (the user-pool provider's ``logins(tokens)`` builds it);
 - ``cognito-identity.amazonaws.com`` (``DEVELOPER``) with the OpenID token of a
   developer-authenticated identity, which needs that identity's id as well.
 """
@@ -14,19 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from fsm_auth.config import UserPoolConfig
 from fsm_auth.errors import InvalidParameterError
 from fsm_auth.provider import ProviderContext
 from fsm_auth.values import AWSCredentials, IdentityProvider
 
 from ._identity_pool import IdentityPoolCalls, login_key
 
-__all__ = ["FederatedProvider", "user_pool_login_key"]
-
-
-def user_pool_login_key(user_pool: UserPoolConfig) -> str:
-    """The ``Logins`` key of a user pool: ``cognito-idp.<region>.amazonaws.com/<pool id>``."""
-    return user_pool.issuer.removeprefix("https://")
+__all__ = ["FederatedProvider"]
 
 
 def _checked(logins: Mapping[str, str], identity_id: str | None) -> dict[str, str]:
@@ -53,6 +47,10 @@ class FederatedProvider:
 
     def __repr__(self) -> str:
         return f"FederatedProvider(pool_id={self._calls.pool.pool_id!r})"
+
+    def check_logins(self, logins: Mapping[str, str], *, identity_id: str | None) -> None:
+        """Refuse logins the pool cannot take, before any request (see ``_checked``)."""
+        _checked(logins, identity_id)
 
     def get_identity_id(self, logins: Mapping[str, str], *, identity_id: str | None) -> str:
         """``identity_id`` when given (a developer-authenticated identity passes its own), else

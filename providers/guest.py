@@ -40,6 +40,11 @@ class GuestProvider:
     def __repr__(self) -> str:
         return f"GuestProvider(pool_id={self._calls.pool.pool_id!r})"
 
+    def check_logins(self, logins: Mapping[str, str], *, identity_id: str | None) -> None:
+        """A guest identity has no logins."""
+        del identity_id
+        _no_logins(logins)
+
     def get_identity_id(self, logins: Mapping[str, str], *, identity_id: str | None) -> str:
         """``identity_id`` when given (a kept guest identity), else a new one (GetId)."""
         _no_logins(logins)

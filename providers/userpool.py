@@ -1,62 +1,28 @@
 """The built-in ``userpool`` provider: Amazon Cognito user pools through boto3.
 
-Sign-in uses USER_SRP_AUTH by default: the password never leaves the process; the SRP math is
-pycognito's (``pycognito.aws_srp``), the challenge loop is the client's, driven by the
-``sign_in`` spec. ``PASSWORD_VERIFIER`` is answered here, inside the provider, since it is part
-of the SRP exchange and not something a user answers.
-
-A client secret, when configured, is honoured in every call (``SECRET_HASH``) and always
-computed for the user name the service knows the user by (``USER_ID_FOR_SRP`` / the token's
-``username``), not the alias the user typed: pycognito's issue #196 is the bug not to repeat.
+Every Cognito rule of the user pool lives here: the sign-in flow (``_sign_in``: USER_SRP_AUTH
+by default, the password never leaves the process), ``SECRET_HASH`` in every call that takes
+one, token verification (signature against the pool's JWKS, ``iss``, ``aud``/``client_id``,
+``token_use``, ``exp``), the refresh, and the identity pool's ``Logins`` key for the pool.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from fsm_auth.errors import ChallengeNotSupportedError, InvalidParameterError
-from fsm_auth.provider import AuthStep, ProviderContext, RawTokens
-from fsm_auth.values import CodeDeliveryDetails, ForgotPasswordResult, SignUpResult
+from fsm_auth.errors import InvalidParameterError, UserPoolNotConfiguredError
+from fsm_auth.provider import ProviderContext, RawTokens
+from fsm_auth.session import JWKSCache, TokenVerifier, jwks_url
+from fsm_auth.signin import ServiceCall, SignInFlow, SignInRequest
+from fsm_auth.values import CodeDeliveryDetails, ForgotPasswordResult, SignUpResult, Tokens
+
+from ._sign_in import STEPS, cognito_sign_in, raw_tokens, secret_hash
 
 if TYPE_CHECKING:
     from fsm_auth.config import UserPoolConfig
 
 __all__ = ["UserPoolProvider", "secret_hash"]
-
-_DEVICE_CHALLENGES = frozenset({"DEVICE_SRP_AUTH", "DEVICE_PASSWORD_VERIFIER"})
-_ANSWER_KEYS = {
-    "SMS_MFA": "SMS_MFA_CODE",
-    "SOFTWARE_TOKEN_MFA": "SOFTWARE_TOKEN_MFA_CODE",
-    "NEW_PASSWORD_REQUIRED": "NEW_PASSWORD",
-    "CUSTOM_CHALLENGE": "ANSWER",
-    "SELECT_MFA_TYPE": "ANSWER",
-}
-# Challenge parameters that are safe to hand to the caller (never SRP values or sessions).
-_PUBLIC_PARAMETERS = frozenset(
-    {
-        "USER_ID_FOR_SRP",
-        "USERNAME",
-        "MFAS_CAN_CHOOSE",
-        "MFAS_CAN_SETUP",
-        "CODE_DELIVERY_DELIVERY_MEDIUM",
-        "CODE_DELIVERY_DESTINATION",
-        "requiredAttributes",
-        "userAttributes",
-        "SECRET_CODE",
-    }
-)
-
-
-def secret_hash(username: str, client_id: str, client_secret: str) -> str:
-    """Cognito's SECRET_HASH: base64(HMAC-SHA256(secret, username + client id))."""
-    digest = hmac.new(
-        client_secret.encode("utf-8"), (username + client_id).encode("utf-8"), hashlib.sha256
-    ).digest()
-    return base64.b64encode(digest).decode("ascii")
 
 
 def _clean(mapping: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -71,27 +37,21 @@ def _attribute_list(attributes: Mapping[str, str] | None) -> list[dict[str, str]
     return [{"Name": str(name), "Value": str(value)} for name, value in attributes.items()]
 
 
-def _raw_tokens(result: Mapping[str, Any], refresh_token: str | None = None) -> RawTokens:
-    return RawTokens(
-        id_token=result["IdToken"],
-        access_token=result["AccessToken"],
-        refresh_token=result.get("RefreshToken") or refresh_token,
-    )
-
-
 class UserPoolProvider:
     """Cognito user pool operations for one app client."""
 
     name = "userpool"
+    sign_in_spec = "sign_in"
+    flow_steps = frozenset(STEPS)
 
     def __init__(self, context: ProviderContext) -> None:
         pool = context.config.user_pool
         if pool is None:
-            from fsm_auth.errors import UserPoolNotConfiguredError
-
             raise UserPoolNotConfiguredError("The configuration has no Cognito user pool")
         self._pool: UserPoolConfig = pool
         self._idp = context.transport("cognito-idp", pool.region, pool.endpoint)
+        self._jwks = JWKSCache(jwks_url(pool))
+        self._verifier = TokenVerifier(pool, jwks=self._jwks, clock=context.clock)
 
     def __repr__(self) -> str:
         return f"UserPoolProvider(pool_id={self._pool.pool_id!r})"
@@ -160,177 +120,60 @@ class UserPoolProvider:
             answer.get("CodeDeliveryDetails")
         ) or CodeDeliveryDetails(None, None, None)
 
-    # -- sign-in ---------------------------------------------------------------------------
+    # -- sign-in, tokens ----------------------------------------------------------------------
 
-    def start_sign_in(
+    def sign_in(self, request: SignInRequest) -> SignInFlow:
+        """The Cognito challenge loop for ``request`` as a flow without I/O."""
+        return cognito_sign_in(self._pool, request)
+
+    def perform(self, call: ServiceCall) -> Mapping[str, Any]:
+        """Send one request of a sign-in flow."""
+        answer: Mapping[str, Any] = self._call(call.operation, call.params, *call.secrets)
+        return answer
+
+    def verify(
         self,
-        username: str,
-        password: str | None,
+        raw: RawTokens,
         *,
-        flow: str,
-        validation_data: Mapping[str, str] | None,
-        client_metadata: Mapping[str, str] | None,
-    ) -> AuthStep:
-        """Begin a sign-in with ``flow``; the SRP exchange is completed here."""
-        auth: dict[str, Any] = {"USERNAME": username}
-        srp: Any = None
-        if flow == "USER_SRP_AUTH":
-            if not password:
-                raise InvalidParameterError("A password is needed to sign in with USER_SRP_AUTH")
-            srp = self._srp(username, password)
-            auth = dict(srp.get_auth_params())
-        elif flow == "USER_PASSWORD_AUTH":
-            if not password:
-                raise InvalidParameterError(
-                    "A password is needed to sign in with USER_PASSWORD_AUTH"
-                )
-            auth["PASSWORD"] = password
-            self._with_secret(auth, username, "SECRET_HASH")
-        elif flow == "CUSTOM_AUTH":
-            self._with_secret(auth, username, "SECRET_HASH")
-        else:
-            raise InvalidParameterError(
-                f"Unsupported authenticationFlowType {flow!r}: use USER_SRP_AUTH, "
-                "USER_PASSWORD_AUTH or CUSTOM_AUTH"
-            )
-        params: dict[str, Any] = {
-            "AuthFlow": flow,
-            "ClientId": self._client_id,
-            "AuthParameters": auth,
-            "ClientMetadata": dict(client_metadata) if client_metadata else None,
-        }
-        if validation_data:
-            # Cognito passes validation data to the pre-authentication trigger as metadata.
-            params["ClientMetadata"] = {**dict(validation_data), **(params["ClientMetadata"] or {})}
-        answer = self._call("initiate_auth", params, password)
-        step = self._step(answer, username)
-        if step.challenge == "PASSWORD_VERIFIER" and srp is not None:
-            response = srp.process_challenge(answer["ChallengeParameters"], auth)
-            answer = self._call(
-                "respond_to_auth_challenge",
-                {
-                    "ClientId": self._client_id,
-                    "ChallengeName": "PASSWORD_VERIFIER",
-                    "ChallengeResponses": response,
-                    "Session": answer.get("Session"),
-                    "ClientMetadata": params["ClientMetadata"],
-                },
-                password,
-            )
-            step = self._step(answer, response.get("USERNAME", step.username))
-        return self._prepare(step)
-
-    def _srp(self, username: str, password: str) -> Any:
-        # pycognito imports boto3 at module level; keep that off `import fsm_auth`.
-        from pycognito.aws_srp import AWSSRP
-
-        return AWSSRP(
-            username=username,
-            password=password,
-            pool_id=self._pool.pool_id,
-            client_id=self._client_id,
-            client=self._idp.client,
-            client_secret=self._pool.app_client_secret,
+        keys: Mapping[str, Any] | None = None,
+        check_expiry: bool = True,
+    ) -> Tokens:
+        """Verify an id and access token pair against the pool's JWKS (``keys``: a saved
+        JWKS, so that a restore verifies without the network)."""
+        if keys is not None:
+            try:
+                self._jwks.load(keys)
+            except ValueError as exc:
+                raise InvalidParameterError(f"The saved JWKS is unusable: {exc}") from None
+        return self._verifier.verify_tokens(
+            raw.id_token, raw.access_token, raw.refresh_token, check_expiry=check_expiry
         )
 
-    def _step(self, answer: Mapping[str, Any], username: str) -> AuthStep:
-        result = answer.get("AuthenticationResult")
-        parameters = dict(answer.get("ChallengeParameters") or {})
-        internal = parameters.get("USER_ID_FOR_SRP") or parameters.get("USERNAME") or username
-        if result:
-            return AuthStep(challenge=None, username=internal, tokens=_raw_tokens(result))
-        challenge = answer.get("ChallengeName")
-        if not challenge:
-            raise InvalidParameterError("The service answered with neither tokens nor a challenge")
-        if challenge in _DEVICE_CHALLENGES:
-            raise ChallengeNotSupportedError(
-                f"The service asked for the device-tracking challenge {challenge}, which "
-                "fsm-auth does not answer; turn off device tracking for this app client",
-                code=challenge,
-            )
-        delivery = None
-        if "CODE_DELIVERY_DESTINATION" in parameters:
-            delivery = CodeDeliveryDetails(
-                destination=parameters.get("CODE_DELIVERY_DESTINATION"),
-                delivery_medium=parameters.get("CODE_DELIVERY_DELIVERY_MEDIUM"),
-            )
-        return AuthStep(
-            challenge=challenge,
-            username=internal,
-            session=answer.get("Session"),
-            parameters={k: str(v) for k, v in parameters.items() if k in _PUBLIC_PARAMETERS},
-            code_delivery=delivery,
-        )
+    def keys(self) -> Mapping[str, Any] | None:
+        """The pool's JWKS as fetched, to save with a session."""
+        exported = self._jwks.export()
+        return exported if exported["keys"] else None
 
-    def _prepare(self, step: AuthStep) -> AuthStep:
-        """For MFA_SETUP, fetch the TOTP secret the user must enter in an authenticator."""
-        if step.challenge != "MFA_SETUP" or "SECRET_CODE" in step.parameters:
-            return step
-        answer = self._call("associate_software_token", {"Session": step.session})
-        return AuthStep(
-            challenge=step.challenge,
-            username=step.username,
-            session=answer.get("Session") or step.session,
-            parameters={**step.parameters, "SECRET_CODE": answer["SecretCode"]},
-            code_delivery=step.code_delivery,
-        )
-
-    def answer_challenge(
-        self,
-        step: AuthStep,
-        answer: str,
-        *,
-        user_attributes: Mapping[str, str] | None,
-        client_metadata: Mapping[str, str] | None,
-    ) -> AuthStep:
-        """Answer the challenge of ``step`` and return the next step."""
-        challenge = step.challenge or ""
-        session = step.session
-        responses: dict[str, Any] = {"USERNAME": step.username}
-        if challenge == "MFA_SETUP":
-            # The TOTP code proves the authenticator is set up; then the challenge is answered.
-            verified = self._call(
-                "verify_software_token",
-                {"Session": session, "UserCode": answer, "FriendlyDeviceName": "fsm-auth"},
-                answer,
-            )
-            session = verified.get("Session") or session
-        elif challenge in _ANSWER_KEYS:
-            responses[_ANSWER_KEYS[challenge]] = answer
-        else:
-            raise ChallengeNotSupportedError(
-                f"fsm-auth cannot answer the challenge {challenge!r}", code=challenge or None
-            )
-        if challenge == "NEW_PASSWORD_REQUIRED":
-            for name, value in (user_attributes or {}).items():
-                responses[f"userAttributes.{name}"] = value
-        self._with_secret(responses, step.username, "SECRET_HASH")
-        result = self._call(
-            "respond_to_auth_challenge",
-            {
-                "ClientId": self._client_id,
-                "ChallengeName": challenge,
-                "ChallengeResponses": responses,
-                "Session": session,
-                "ClientMetadata": dict(client_metadata) if client_metadata else None,
-            },
-            answer,
-        )
-        return self._prepare(self._step(result, step.username))
-
-    def refresh(self, refresh_token: str, username: str) -> RawTokens:
+    def refresh(self, tokens: Tokens) -> RawTokens:
         """New id and access tokens from the refresh token (the refresh token is kept)."""
-        auth: dict[str, Any] = {"REFRESH_TOKEN": refresh_token}
-        self._with_secret(auth, username, "SECRET_HASH")
+        if not tokens.refresh_token:
+            raise InvalidParameterError("The session has no refresh token")
+        auth: dict[str, Any] = {"REFRESH_TOKEN": tokens.refresh_token}
+        # The internal user name (the access token's `username`), not an alias.
+        self._with_secret(auth, tokens.username or "", "SECRET_HASH")
         answer = self._call(
             "initiate_auth",
             {"AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": self._client_id, "AuthParameters": auth},
-            refresh_token,
+            tokens.refresh_token,
         )
         result = answer.get("AuthenticationResult")
         if not result:
             raise InvalidParameterError("The refresh answered without tokens")
-        return _raw_tokens(result, refresh_token)
+        return raw_tokens(result, tokens.refresh_token)
+
+    def logins(self, tokens: Tokens) -> Mapping[str, str]:
+        """``{cognito-idp.<region>.amazonaws.com/<pool id>: id token}``."""
+        return {self._pool.issuer.removeprefix("https://"): tokens.id_token}
 
     # -- passwords and attributes ------------------------------------------------------------
 

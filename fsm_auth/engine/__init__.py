@@ -4,14 +4,28 @@ It knows nothing about authentication: it runs any spec.
 """
 
 from ._diagram import to_dot, to_mermaid
-from ._engine import Engine, EventDataListener, HistoryEntry, Listener
-from ._spec import Spec, Transition, shipped_spec_names, shipped_specs_dir
+from ._engine import (
+    Change,
+    ChangeListener,
+    Engine,
+    Event,
+    EventDataListener,
+    HistoryEntry,
+    Listener,
+    Snapshot,
+)
+from ._spec import Policy, Spec, Transition, shipped_spec_names, shipped_specs_dir
 
 __all__ = [
+    "Change",
+    "ChangeListener",
     "Engine",
+    "Event",
     "EventDataListener",
     "HistoryEntry",
     "Listener",
+    "Policy",
+    "Snapshot",
     "Spec",
     "Transition",
     "shipped_spec_names",

@@ -16,9 +16,40 @@ _MERMAID_KEYWORDS = frozenset(
 
 
 def _label(t: Transition) -> str:
-    """``trigger [guard, !other]``: every listed guard must hold (``!`` means unless)."""
+    """``trigger [guard, !other] (internal) / effect``.
+
+    Every listed guard must hold (``!`` means unless); ``(internal)`` marks a transition that
+    keeps the state; the effects after ``/`` run once the transition is taken.
+    """
     guards = [*t.conditions, *(f"!{g}" for g in t.unless)]
-    return f"{t.trigger} [{', '.join(guards)}]" if guards else t.trigger
+    label = f"{t.trigger} [{', '.join(guards)}]" if guards else t.trigger
+    if t.internal:
+        label += " (internal)"
+    if t.after:
+        label += f" / {', '.join(t.after)}"
+    return label
+
+
+def _notes(spec: Spec, state: str) -> list[str]:
+    """What ``state`` declares beyond its edges: entry/exit effects, policies, ignored triggers."""
+    lines = []
+    if spec.on_enter(state):
+        lines.append(f"entry / {', '.join(spec.on_enter(state))}")
+    if spec.on_exit(state):
+        lines.append(f"exit / {', '.join(spec.on_exit(state))}")
+    lines.extend(f"{name}: {spec.policy(state, name)}" for name in spec.policies)
+    if spec.ignored(state):
+        lines.append(f"ignores: {', '.join(spec.ignored(state))}")
+    return lines
+
+
+def _uses_new_vocabulary(spec: Spec) -> bool:
+    return bool(
+        spec.policies
+        or spec.effects
+        or any(t.internal for t in spec.transitions)
+        or any(spec.ignored(s) for s in spec.states)
+    )
 
 
 # Mermaid decodes `#name;` entities in labels; these characters would otherwise end or break
@@ -31,8 +62,20 @@ def _mermaid_text(text: str) -> str:
     return _MERMAID_SPECIAL.sub(lambda m: _MERMAID_ESCAPES[m.group()], text)
 
 
+def _mermaid_note_line(line: str) -> str:
+    # A note runs until the words "end note"; an entity for the space keeps them apart. The
+    # names before a note line's first ": " are identifiers: that colon is kept readable.
+    head, sep, tail = line.partition(": ")
+    text = f"{head}{sep}{_mermaid_text(tail)}" if sep else _mermaid_text(line)
+    return text.replace("end note", "end#32;note")
+
+
 def to_mermaid(spec: Spec) -> str:
-    """A mermaid ``stateDiagram-v2`` of ``spec``, one edge per source and trigger."""
+    """A mermaid ``stateDiagram-v2`` of ``spec``, one edge per source and trigger.
+
+    An internal transition is a self-loop marked ``(internal)``; a state's entry/exit
+    effects, policies and ignored triggers are a note to its right.
+    """
     ids: dict[str, str] = {}
     taken = set(spec.states)
     lines = ["stateDiagram-v2"]
@@ -49,7 +92,15 @@ def to_mermaid(spec: Spec) -> str:
     lines.append(f"    [*] --> {ids[spec.initial]}")
     for t in spec.transitions:
         label = _mermaid_text(_label(t))
-        lines.extend(f"    {ids[source]} --> {ids[t.dest]} : {label}" for source in t.sources)
+        lines.extend(
+            f"    {ids[source]} --> {ids[t.dest or source]} : {label}" for source in t.sources
+        )
+    for state in spec.states:
+        notes = _notes(spec, state)
+        if notes:
+            lines.append(f"    note right of {ids[state]}")
+            lines.extend(f"        {_mermaid_note_line(note)}" for note in notes)
+            lines.append("    end note")
     return "\n".join(lines) + "\n"
 
 
@@ -58,7 +109,11 @@ def _dot_string(text: str) -> str:
 
 
 def to_dot(spec: Spec) -> str:
-    """Graphviz DOT text of ``spec`` (no graphviz needed to produce it)."""
+    """Graphviz DOT text of ``spec`` (no graphviz needed to produce it).
+
+    An internal transition is a dashed self-loop marked ``(internal)``; a state's entry/exit
+    effects, policies and ignored triggers are extra lines of its label.
+    """
     lines = [
         f"digraph {_dot_string(spec.name)} {{",
         "    rankdir=LR;",
@@ -69,12 +124,14 @@ def to_dot(spec: Spec) -> str:
     for state in spec.states:
         description = spec.state_info(state).get("description")
         tooltip = f", tooltip={_dot_string(str(description).strip())}" if description else ""
-        lines.append(f"    {_dot_string(state)} [label={_dot_string(state)}{tooltip}];")
+        label = "\n".join([state, *_notes(spec, state)])
+        lines.append(f"    {_dot_string(state)} [label={_dot_string(label)}{tooltip}];")
     lines.append(f'    "__start__" -> {_dot_string(spec.initial)};')
     for t in spec.transitions:
         label = _dot_string(_label(t))
+        style = ", style=dashed" if t.internal else ""
         lines.extend(
-            f"    {_dot_string(source)} -> {_dot_string(t.dest)} [label={label}];"
+            f"    {_dot_string(source)} -> {_dot_string(t.dest or source)} [label={label}{style}];"
             for source in t.sources
         )
     lines.append("}")
@@ -92,8 +149,16 @@ def _markdown(spec: Spec, file_stem: str) -> str:
     if spec.description:
         lines += [" ".join(spec.description.split()), ""]
     lines += ["```mermaid", to_mermaid(spec).rstrip("\n"), "```", ""]
+    if _uses_new_vocabulary(spec):
+        lines += [
+            "Edge labels: `trigger [guards] / effects`; every guard must hold, `!guard` must",
+            "not, and the effects run once the transition is taken. `(internal)`: the state is",
+            "kept and no entry or exit effects run. Notes: each state's entry and exit effects,",
+            "policies, and ignored triggers (accepted and discarded: nothing changes).",
+        ]
+    else:
+        lines.append("Edge labels: `trigger [guards]`; every guard must hold, `!guard` must not.")
     lines += [
-        "Edge labels: `trigger [guards]`; every guard must hold, `!guard` must not.",
         "",
         "| State | Description |",
         "| --- | --- |",

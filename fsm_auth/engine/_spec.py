@@ -15,15 +15,29 @@ import attrs
 import fsm_auth
 from fsm_auth.errors import SpecError
 
-__all__ = ["Spec", "Transition", "shipped_spec_names", "shipped_specs_dir"]
+__all__ = ["Policy", "Spec", "Transition", "shipped_spec_names", "shipped_specs_dir"]
 
 _TOP_KEYS = frozenset(
-    {"name", "initial", "states", "transitions", "description", "allow_unreachable", "guards"}
+    {
+        "name",
+        "initial",
+        "states",
+        "transitions",
+        "description",
+        "allow_unreachable",
+        "guards",
+        "policies",
+    }
 )
-_STATE_KEYS = frozenset({"name", "description"})
-_TRANSITION_KEYS = frozenset({"trigger", "source", "dest", "conditions", "unless", "description"})
+_STATE_KEYS = frozenset({"name", "description", "on_enter", "on_exit", "ignore", "policy"})
+# The state keys that are rules the engine runs; the others are kept in `state_info`.
+_STATE_RULE_KEYS = frozenset({"on_enter", "on_exit", "ignore", "policy"})
+_TRANSITION_KEYS = frozenset(
+    {"trigger", "source", "dest", "conditions", "unless", "description", "after", "internal"}
+)
+_POLICY_KEYS = frozenset({"values", "default", "description"})
 # `x-` keys are free for tools and other layers (provider hints, UI labels); the engine keeps
-# them in `Spec.state_info` / `Transition.extra` and otherwise ignores them.
+# them in `Spec.state_info` / `Transition.extra` / `Policy.extra` and otherwise ignores them.
 _EXTENSION_PREFIX = "x-"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # `transitions` binds these names on the model; a trigger with one of them would shadow it.
@@ -36,21 +50,59 @@ class Transition:
     """One declared transition: ``trigger`` moves any of ``sources`` to ``dest``.
 
     It is taken when every guard in ``conditions`` is true and every guard in ``unless`` is
-    false. ``sources`` has ``"*"`` already expanded to every state.
+    false; its ``after`` effects run once it is taken. ``sources`` has ``"*"`` already
+    expanded to every state. ``dest`` is ``None`` for an internal transition, which keeps the
+    state it fires in.
     """
 
     trigger: str
     sources: tuple[str, ...]
-    dest: str
+    dest: str | None
     conditions: tuple[str, ...] = ()
     unless: tuple[str, ...] = ()
     description: str | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict, hash=False, repr=False)
+    after: tuple[str, ...] = ()
 
     @property
     def guarded(self) -> bool:
         """True when the transition has at least one guard."""
         return bool(self.conditions or self.unless)
+
+    @property
+    def internal(self) -> bool:
+        """True for an internal transition: no ``dest``, no exit or entry of a state."""
+        return self.dest is None
+
+
+@attrs.frozen
+class Policy:
+    """A per-state policy declared under ``policies``: each state has one of ``values``.
+
+    ``default`` (if any) is the value of a state that gives none. ``value_descriptions``
+    maps the described values to their description.
+    """
+
+    name: str
+    values: tuple[str, ...]
+    default: str | None = None
+    description: str | None = None
+    value_descriptions: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    extra: Mapping[str, Any] = attrs.field(factory=dict, hash=False, repr=False)
+
+
+@attrs.frozen
+class _StateRules:
+    """What a state declares for the engine: effects, ignored triggers, policy values."""
+
+    on_enter: tuple[str, ...] = ()
+    on_exit: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    # Only the values the state gives; a policy's default fills the others.
+    policy: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+
+
+_NO_RULES = _StateRules()
 
 
 @attrs.frozen
@@ -71,28 +123,54 @@ class Spec:
     _state_info: Mapping[str, Mapping[str, Any]] = attrs.field(
         factory=dict, hash=False, repr=False, alias="state_info"
     )
+    policies: Mapping[str, Policy] = attrs.field(factory=dict, hash=False, repr=False)
+    _rules: Mapping[str, _StateRules] = attrs.field(
+        factory=dict, hash=False, repr=False, alias="state_rules"
+    )
 
     @classmethod
     def load(cls, source: Spec | str | os.PathLike[str] | Mapping[str, Any]) -> Spec:
         """Load and validate a spec from a YAML file, a shipped spec name, or a mapping.
 
         ``source`` is a path (``.yaml``/``.yml``), the name of a spec shipped with fsm-auth
-        (``"user_state"``), or an already-parsed mapping. Every fault raises :class:`SpecError`
-        naming the file (or, for a mapping, the spec) and the fault:
+        (``"user_state"``), or an already-parsed mapping.
+
+        The vocabulary: top-level ``name``, ``initial``, ``states``, ``transitions``,
+        ``description``, ``allow_unreachable``, ``guards`` (``name: {default, description}``)
+        and ``policies`` (``name: {values, default, description}``, ``values`` a list or a
+        mapping of value to description). A state is a name or a mapping with ``name``,
+        ``description``, ``on_enter`` / ``on_exit`` (effect names), ``ignore`` (triggers
+        accepted in that state that change nothing) and ``policy`` (``policy: value``). A
+        transition has ``trigger``, ``source`` (a state, a list, or ``"*"``), ``dest``,
+        ``conditions`` / ``unless`` (guard names), ``after`` (effect names) and
+        ``description``; ``internal: true`` instead of ``dest`` keeps the state, with no
+        ``on_exit`` / ``on_enter``.
+
+        Every fault raises :class:`SpecError` naming the file (or, for a mapping, the spec)
+        and the fault:
 
         - invalid YAML, a duplicate mapping key, or a document that is not a mapping;
-        - an unknown key at the top level, in a state or in a transition (keys starting with
-          ``x-`` are free for extensions and kept in ``state_info`` / ``Transition.extra``);
+        - an unknown key at the top level, in a state, a transition or a policy (keys
+          starting with ``x-`` are free for extensions and kept in ``state_info`` /
+          ``Transition.extra`` / ``Policy.extra``);
         - a missing or undeclared ``initial``, duplicate or malformed state names;
-        - a transition from or to an undeclared state, or a malformed trigger or guard name;
+        - a transition from or to an undeclared state, a malformed trigger, guard or effect
+          name, a guard or effect name starting with ``_`` (only public names), or an
+          internal transition that gives a ``dest``;
         - an ambiguous trigger: from one source, an unguarded transition followed by another
           transition for the same trigger (the later one could never be taken);
-        - an unreachable state (not reachable from ``initial`` when every guard may pass).
-          Unreachability is an error because it is nearly always a typo; a state that is
-          meant to be entered only from outside can be listed in ``allow_unreachable``.
+        - an unreachable state (not reachable from ``initial`` through non-internal
+          transitions when every guard may pass). Unreachability is an error because it is
+          nearly always a typo; a state that is meant to be entered only from outside can be
+          listed in ``allow_unreachable``;
+        - a state that ignores a trigger no transition declares, or one it has a transition
+          for;
+        - a malformed policy (no values, a duplicate value, a default that is not a value), a
+          state that sets an undeclared policy or value, or gives no value for a policy that
+          has no default.
 
-        Guards the engine's context does not provide are reported by ``Engine``, which knows
-        the context.
+        Guards the engine's context and effects its effects object do not provide are
+        reported by ``Engine``, which knows them.
         """
         if isinstance(source, Spec):
             return source
@@ -122,11 +200,64 @@ class Spec:
         """Every guard name used by a transition, sorted."""
         return tuple(sorted({g for t in self.transitions for g in (*t.conditions, *t.unless)}))
 
+    @property
+    def effects(self) -> tuple[str, ...]:
+        """Every effect name used (``on_enter``, ``on_exit``, ``after``), sorted."""
+        names = {e for t in self.transitions for e in t.after}
+        for rules in self._rules.values():
+            names.update(rules.on_enter, rules.on_exit)
+        return tuple(sorted(names))
+
     def state_info(self, state: str) -> Mapping[str, Any]:
         """The extra keys declared for ``state`` (e.g. ``description``); empty if none."""
         if state not in self._state_info and state not in self.states:
             raise KeyError(state)
         return MappingProxyType(dict(self._state_info.get(state, {})))
+
+    def on_enter(self, state: str) -> tuple[str, ...]:
+        """The effects run, in order, when a transition enters ``state``."""
+        return self._state_rules(state).on_enter
+
+    def on_exit(self, state: str) -> tuple[str, ...]:
+        """The effects run, in order, when a transition leaves ``state``."""
+        return self._state_rules(state).on_exit
+
+    def ignored(self, state: str) -> tuple[str, ...]:
+        """The triggers ``state`` accepts and ignores (``fire`` returns False), in order."""
+        return self._state_rules(state).ignore
+
+    def policy(self, state: str, name: str) -> str:
+        """The value of policy ``name`` in ``state``; ValueError for an unknown one of either."""
+        policy = self._policy_named(name)
+        value = self._state_rules(state).policy.get(name, policy.default)
+        if value is None:
+            raise ValueError(f"{self.name}: state {state!r} gives no value for policy {name!r}")
+        return value
+
+    def states_where(self, name: str, value: str) -> tuple[str, ...]:
+        """The states whose policy ``name`` has ``value``, in declaration order."""
+        policy = self._policy_named(name)
+        if value not in policy.values:
+            raise ValueError(
+                f"{self.name}: {value!r} is not a value of policy {name!r} "
+                f"(allowed: {', '.join(policy.values)})"
+            )
+        return tuple(s for s in self.states if self.policy(s, name) == value)
+
+    def _policy_named(self, name: str) -> Policy:
+        policy = self.policies.get(name)
+        if policy is None:
+            declared = ", ".join(map(repr, self.policies)) or "none"
+            raise ValueError(f"{self.name}: no policy {name!r} (declared: {declared})")
+        return policy
+
+    def _state_rules(self, state: str) -> _StateRules:
+        rules = self._rules.get(state)
+        if rules is None:
+            if state not in self.states:
+                raise ValueError(f"{self.name}: undeclared state {state!r}")
+            return _NO_RULES
+        return rules
 
     def transitions_from(self, state: str, trigger: str | None = None) -> tuple[Transition, ...]:
         """The transitions leaving ``state`` (for ``trigger`` only, if given), in order."""
@@ -145,24 +276,56 @@ class Spec:
             mapping["allow_unreachable"] = list(self.allow_unreachable)
         if self.guard_defaults:
             mapping["guards"] = {name: {"default": v} for name, v in self.guard_defaults.items()}
-        mapping["states"] = [{"name": s, **self._state_info.get(s, {})} for s in self.states]
+        if self.policies:
+            mapping["policies"] = {name: _policy_mapping(p) for name, p in self.policies.items()}
+        mapping["states"] = [
+            {"name": s, **self._state_info.get(s, {}), **_rules_mapping(self._state_rules(s))}
+            for s in self.states
+        ]
         transitions: list[dict[str, Any]] = []
         for t in self.transitions:
-            entry: dict[str, Any] = {
-                "trigger": t.trigger,
-                "source": list(t.sources),
-                "dest": t.dest,
-            }
+            entry: dict[str, Any] = {"trigger": t.trigger, "source": list(t.sources)}
+            if t.internal:
+                entry["internal"] = True
+            else:
+                entry["dest"] = t.dest
             if t.conditions:
                 entry["conditions"] = list(t.conditions)
             if t.unless:
                 entry["unless"] = list(t.unless)
+            if t.after:
+                entry["after"] = list(t.after)
             if t.description is not None:
                 entry["description"] = t.description
             entry.update(t.extra)
             transitions.append(entry)
         mapping["transitions"] = transitions
         return mapping
+
+
+def _policy_mapping(policy: Policy) -> dict[str, Any]:
+    entry: dict[str, Any] = {}
+    if policy.description is not None:
+        entry["description"] = policy.description
+    if policy.value_descriptions:
+        entry["values"] = {v: policy.value_descriptions.get(v) for v in policy.values}
+    else:
+        entry["values"] = list(policy.values)
+    if policy.default is not None:
+        entry["default"] = policy.default
+    entry.update(policy.extra)
+    return entry
+
+
+def _rules_mapping(rules: _StateRules) -> dict[str, Any]:
+    entry: dict[str, Any] = {}
+    for key in ("on_enter", "on_exit", "ignore"):
+        names: tuple[str, ...] = getattr(rules, key)
+        if names:
+            entry[key] = list(names)
+    if rules.policy:
+        entry["policy"] = dict(rules.policy)
+    return entry
 
 
 def shipped_specs_dir() -> Path:
@@ -248,11 +411,29 @@ def _read_yaml(path: Path) -> Any:
 
 
 def _names(value: Any, label: str, what: str) -> tuple[str, ...]:
-    """A name or a list of names, as a tuple; used for sources and guards."""
+    """A name or a list of names, as a tuple; used for sources, guards and effects."""
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
         raise SpecError(f"{label}: {what} must be a name or a list of names, got {value!r}")
     return tuple(items)
+
+
+def _public_names(value: Any, label: str, where: str, key: str, kind: str) -> tuple[str, ...]:
+    """Guard or effect names: identifiers, and public ones.
+
+    The engine looks them up as attributes of the context or effects object; a name starting
+    with ``_`` would reach into its private state.
+    """
+    names = _names(value, label, f"{where}'s {key}")
+    for name in names:
+        if not _IDENTIFIER.match(name):
+            raise SpecError(f"{label}: {where}: {kind} {name!r} is not an identifier")
+        if name.startswith("_"):
+            raise SpecError(
+                f"{label}: {where}: {kind} {name!r} is not public "
+                f"(a name starting with '_' cannot be a {kind})"
+            )
+    return names
 
 
 def _check_keys(
@@ -270,6 +451,10 @@ def _check_keys(
         )
 
 
+def _extensions(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType({k: v for k, v in mapping.items() if k.startswith(_EXTENSION_PREFIX)})
+
+
 def _build(data: Any, label: str, path: Path | None) -> Spec:
     if not isinstance(data, Mapping):
         raise SpecError(f"{label}: a spec must be a mapping, got {type(data).__name__}")
@@ -278,7 +463,7 @@ def _build(data: Any, label: str, path: Path | None) -> Spec:
     if not isinstance(name, str) or not name:
         raise SpecError(f"{label}: missing or empty 'name'")
     description = _optional_text(data.get("description"), label, "the spec's description")
-    states, state_info = _parse_states(data.get("states"), label)
+    states, state_info, raw_rules = _parse_states(data.get("states"), label)
     initial = data.get("initial")
     if initial is None:
         raise SpecError(f"{label}: missing 'initial'")
@@ -292,6 +477,11 @@ def _build(data: Any, label: str, path: Path | None) -> Spec:
             raise SpecError(f"{label}: allow_unreachable names undeclared state {state!r}")
     _check_reachability(initial, states, transitions, allow_unreachable, label)
     guard_defaults = _parse_guards(data.get("guards", {}), transitions, label)
+    policies = _parse_policies(data.get("policies", {}), label)
+    rules = {
+        state: _parse_state_rules(state, raw_rules[state], transitions, policies, label)
+        for state in states
+    }
     return Spec(
         name=name,
         initial=initial,
@@ -302,6 +492,8 @@ def _build(data: Any, label: str, path: Path | None) -> Spec:
         allow_unreachable=allow_unreachable,
         guard_defaults=MappingProxyType(guard_defaults),
         state_info=MappingProxyType(state_info),
+        policies=MappingProxyType(policies),
+        state_rules=MappingProxyType(rules),
     )
 
 
@@ -328,33 +520,150 @@ def _parse_guards(data: Any, transitions: tuple[Transition, ...], label: str) ->
     return defaults
 
 
+def _parse_policies(data: Any, label: str) -> dict[str, Policy]:
+    """The ``policies`` section: ``name: {values, default, description}``.
+
+    ``values`` is a list of values or a mapping of value to its description.
+    """
+    if not isinstance(data, Mapping):
+        raise SpecError(f"{label}: 'policies' must be a mapping of policy name to its declaration")
+    policies: dict[str, Policy] = {}
+    for name, entry in data.items():
+        if not isinstance(name, str) or not _IDENTIFIER.match(name):
+            raise SpecError(f"{label}: policy name {name!r} is not an identifier")
+        where = f"policy {name!r}"
+        if not isinstance(entry, Mapping):
+            raise SpecError(f"{label}: {where} must be a mapping with 'values'")
+        _check_keys(entry, _POLICY_KEYS, label, where)
+        raw = entry.get("values")
+        described: dict[str, str] = {}
+        if isinstance(raw, Mapping):
+            values = list(raw)
+            for value, text in raw.items():
+                if _optional_text(text, label, f"{where}'s description of {value!r}"):
+                    described[str(value)] = text
+        elif isinstance(raw, list):
+            values = raw
+        else:
+            raise SpecError(
+                f"{label}: {where} needs 'values': a list of values or a mapping of value to "
+                f"description"
+            )
+        if not values:
+            raise SpecError(f"{label}: {where} has no values")
+        for value in values:
+            # A YAML `yes`/`no`/`1` is not text: a value must be spelt the way states use it.
+            if not isinstance(value, str) or not value or "\n" in value:
+                raise SpecError(f"{label}: {where}: value {value!r} must be a one-line text")
+        if len(set(values)) != len(values):
+            raise SpecError(f"{label}: {where} lists a value twice")
+        default = entry.get("default")
+        if default is not None and default not in values:
+            raise SpecError(
+                f"{label}: {where}: default {default!r} is not one of its values "
+                f"(allowed: {', '.join(values)})"
+            )
+        policies[name] = Policy(
+            name=name,
+            values=tuple(values),
+            default=default,
+            description=_optional_text(entry.get("description"), label, f"{where}'s description"),
+            value_descriptions=MappingProxyType(described),
+            extra=_extensions(entry),
+        )
+    return policies
+
+
 def _optional_text(value: Any, label: str, what: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise SpecError(f"{label}: {what} must be text")
     return value
 
 
-def _parse_states(raw: Any, label: str) -> tuple[tuple[str, ...], dict[str, Mapping[str, Any]]]:
+def _parse_states(
+    raw: Any, label: str
+) -> tuple[tuple[str, ...], dict[str, Mapping[str, Any]], dict[str, Mapping[str, Any]]]:
+    """The states, their ``state_info`` and their raw rules (checked once transitions are known)."""
     if not isinstance(raw, list) or not raw:
         raise SpecError(f"{label}: 'states' must be a non-empty list")
     states: list[str] = []
     info: dict[str, Mapping[str, Any]] = {}
+    rules: dict[str, Mapping[str, Any]] = {}
     for index, entry in enumerate(raw):
         where = f"state #{index + 1}"
         if isinstance(entry, Mapping):
             _check_keys(entry, _STATE_KEYS, label, where)
             state = entry.get("name")
-            extra = {k: v for k, v in entry.items() if k != "name"}
+            extra = {k: v for k, v in entry.items() if k != "name" and k not in _STATE_RULE_KEYS}
+            rule = {k: v for k, v in entry.items() if k in _STATE_RULE_KEYS}
             _optional_text(extra.get("description"), label, f"{where}'s description")
         else:
-            state, extra = entry, {}
+            state, extra, rule = entry, {}, {}
         if not isinstance(state, str) or not state or state == _WILDCARD:
             raise SpecError(f"{label}: {where} has no valid name (got {state!r})")
         if state in info:
             raise SpecError(f"{label}: duplicate state {state!r}")
         states.append(state)
         info[state] = MappingProxyType(extra)
-    return tuple(states), info
+        rules[state] = rule
+    return tuple(states), info, rules
+
+
+def _parse_state_rules(
+    state: str,
+    raw: Mapping[str, Any],
+    transitions: tuple[Transition, ...],
+    policies: Mapping[str, Policy],
+    label: str,
+) -> _StateRules:
+    where = f"state {state!r}"
+    on_enter = _public_names(raw.get("on_enter", []), label, where, "on_enter", "effect")
+    on_exit = _public_names(raw.get("on_exit", []), label, where, "on_exit", "effect")
+    ignore = _names(raw.get("ignore", []), label, f"{where}'s ignore")
+    if len(set(ignore)) != len(ignore):
+        raise SpecError(f"{label}: {where} lists an ignored trigger twice")
+    declared = {t.trigger for t in transitions}
+    for trigger in ignore:
+        if trigger not in declared:
+            raise SpecError(
+                f"{label}: {where} ignores trigger {trigger!r}, which no transition declares"
+            )
+        for index, t in enumerate(transitions):
+            if t.trigger == trigger and state in t.sources:
+                raise SpecError(
+                    f"{label}: {where} ignores trigger {trigger!r}, but transition "
+                    f"#{index + 1} ({trigger!r}) leaves from it"
+                )
+    given = raw.get("policy", {})
+    if not isinstance(given, Mapping):
+        raise SpecError(f"{label}: {where}'s policy must be a mapping of policy name to value")
+    declared_policies = ", ".join(map(repr, policies)) or "none"
+    for name, value in given.items():
+        policy = policies.get(name)
+        if policy is None:
+            raise SpecError(
+                f"{label}: {where} sets undeclared policy {name!r} "
+                f"(declared policies: {declared_policies})"
+            )
+        if value not in policy.values:
+            raise SpecError(
+                f"{label}: {where}: {value!r} is not a value of policy {name!r} "
+                f"(allowed: {', '.join(policy.values)})"
+            )
+    for name, policy in policies.items():
+        if name not in given and policy.default is None:
+            raise SpecError(
+                f"{label}: {where} gives no value for policy {name!r}, which has no default "
+                f"(allowed: {', '.join(policy.values)})"
+            )
+    if not (on_enter or on_exit or ignore or given):
+        return _NO_RULES
+    return _StateRules(
+        on_enter=on_enter,
+        on_exit=on_exit,
+        ignore=ignore,
+        policy=MappingProxyType(dict(given)),
+    )
 
 
 def _parse_transitions(raw: Any, states: tuple[str, ...], label: str) -> tuple[Transition, ...]:
@@ -376,7 +685,14 @@ def _parse_transitions(raw: Any, states: tuple[str, ...], label: str) -> tuple[T
             raise SpecError(f"{label}: {where} needs a 'trigger' that is an identifier")
         if trigger in _RESERVED_TRIGGERS:
             raise SpecError(f"{label}: {where}: trigger name {trigger!r} is reserved")
-        for key in ("source", "dest"):
+        internal = entry.get("internal", False)
+        if not isinstance(internal, bool):
+            raise SpecError(f"{label}: {where}: 'internal' must be true or false")
+        if internal and "dest" in entry:
+            raise SpecError(
+                f"{label}: {where} is internal (it keeps the state) and cannot have a 'dest'"
+            )
+        for key in ("source",) if internal else ("source", "dest"):
             if key not in entry:
                 raise SpecError(f"{label}: {where} is missing '{key}'")
         source = entry["source"]
@@ -386,15 +702,13 @@ def _parse_transitions(raw: Any, states: tuple[str, ...], label: str) -> tuple[T
                 raise SpecError(f"{label}: {where} leaves from undeclared state {state!r}")
         if len(set(sources)) != len(sources):
             raise SpecError(f"{label}: {where} lists a source twice")
-        dest = entry["dest"]
-        if dest not in declared:
+        dest = None if internal else entry["dest"]
+        if not internal and dest not in declared:
             raise SpecError(f"{label}: {where} goes to undeclared state {dest!r}")
-        guards = {}
-        for key in ("conditions", "unless"):
-            guards[key] = _names(entry.get(key, []), label, f"{where}'s {key}")
-            for guard in guards[key]:
-                if not _IDENTIFIER.match(guard):
-                    raise SpecError(f"{label}: {where}: guard {guard!r} is not an identifier")
+        guards = {
+            key: _public_names(entry.get(key, []), label, where, key, "guard")
+            for key in ("conditions", "unless")
+        }
         parsed.append(
             Transition(
                 trigger=trigger,
@@ -405,9 +719,8 @@ def _parse_transitions(raw: Any, states: tuple[str, ...], label: str) -> tuple[T
                 description=_optional_text(
                     entry.get("description"), label, f"{where}'s description"
                 ),
-                extra=MappingProxyType(
-                    {k: v for k, v in entry.items() if k.startswith(_EXTENSION_PREFIX)}
-                ),
+                extra=_extensions(entry),
+                after=_public_names(entry.get("after", []), label, where, "after", "effect"),
             )
         )
     return tuple(parsed)
@@ -415,7 +728,7 @@ def _parse_transitions(raw: Any, states: tuple[str, ...], label: str) -> tuple[T
 
 def _check_ambiguity(transitions: Iterable[Transition], label: str) -> None:
     # Transitions are tried in declaration order and the first whose guards pass wins, so an
-    # unguarded one hides every later one for the same trigger and source.
+    # unguarded one (internal or not) hides every later one for the same trigger and source.
     unguarded: dict[tuple[str, str], int] = {}
     for index, t in enumerate(transitions):
         for source in t.sources:
@@ -439,6 +752,8 @@ def _check_reachability(
 ) -> None:
     edges: dict[str, set[str]] = {s: set() for s in states}
     for t in transitions:
+        if t.dest is None:
+            continue  # an internal transition stays where it is
         for source in t.sources:
             edges[source].add(t.dest)
     seen = {initial}

@@ -1,22 +1,31 @@
-"""The session layer: self-refreshing caches, token verification, the persistent store and
-the identity-pool session."""
+"""The session layer: the user-state machine that owns the session record, the record and its
+saved form, the identity rules, self-refreshing caches, token verification and the stores."""
 
 from fsm_auth.session._cache import Expiring, RefreshingCache
-from fsm_auth.session._identity import IdentitySession
 from fsm_auth.session._jwt import JWKSCache, TokenVerifier, jwks_url
+from fsm_auth.session._machine import SessionMachine
+from fsm_auth.session._record import (
+    AWSIdentity,
+    FederatedSession,
+    GuestIdentity,
+    SessionRecord,
+    UserPoolSession,
+)
 from fsm_auth.session._store import FileSessionStore, MemorySessionStore, SessionStore
-from fsm_auth.session._user_pool import UserPoolTokens, clear_jwks_caches
 
 __all__ = [
+    "AWSIdentity",
     "Expiring",
+    "FederatedSession",
     "FileSessionStore",
-    "IdentitySession",
+    "GuestIdentity",
     "JWKSCache",
     "MemorySessionStore",
     "RefreshingCache",
+    "SessionMachine",
+    "SessionRecord",
     "SessionStore",
     "TokenVerifier",
-    "UserPoolTokens",
-    "clear_jwks_caches",
+    "UserPoolSession",
     "jwks_url",
 ]

@@ -22,6 +22,10 @@ does not refresh on every call (botocore issue #2189), and a 1-hour value refres
 A value whose lifetime is at most ``min_validity`` has no useful life: it is returned to the
 callers of the fetch that produced it, and every later ``get()`` fetches again (still one
 fetch in flight at a time).
+
+``keep_warm()`` also refreshes with no caller asking: one thread sleeps until the refresh is
+due and refreshes (for values that must stay ready, such as a guest's AWS credentials), until
+``close()``.
 """
 
 from __future__ import annotations
@@ -127,7 +131,9 @@ class RefreshingCache(Generic[T]):
         "_refresh_count",
         "_retry_at",
         "_slot",
+        "_stop",
         "_threads",
+        "_warm_interval",
     )
 
     def __init__(
@@ -156,6 +162,8 @@ class RefreshingCache(Generic[T]):
         self._refresh_count = 0
         self._closed = False
         self._threads: set[threading.Thread] = set()
+        self._stop = threading.Event()
+        self._warm_interval = 1.0
 
     def __repr__(self) -> str:
         item = self._slot.item
@@ -228,6 +236,41 @@ class RefreshingCache(Generic[T]):
         else:
             flight.done.wait()
 
+    def keep_warm(self, *, interval: float = 1.0) -> None:
+        """Refresh in the background when due, with no caller asking, until :meth:`close`.
+
+        One thread sleeps until ``next_refresh_at()`` and refreshes (failures back off as
+        usual); it wakes at least every ``interval`` real seconds to read the clock again, so a
+        clock that jumps (a suspended laptop, a test clock) does not leave it asleep. Calling
+        it again, or after ``close()``, does nothing.
+        """
+        with self._lock:
+            if self._closed or any(t.name.endswith("-warm") for t in self._threads):
+                return
+            self._warm_interval = interval
+            thread = threading.Thread(
+                target=self._run_warm, name=f"fsm-auth-{self._name}-warm", daemon=True
+            )
+            self._threads.add(thread)
+        thread.start()
+
+    def _run_warm(self) -> None:
+        try:
+            while not self._stop.is_set():
+                due = self.next_refresh_at()
+                now = self._clock()
+                if due is None or due > now:
+                    pause = self._warm_interval if due is None else due - now
+                    self._stop.wait(min(pause, self._warm_interval))
+                    continue
+                self.refresh_ahead_now()  # never raises: a failure backs off
+                due = self.next_refresh_at()
+                if due is not None and due <= self._clock():
+                    self._stop.wait(self._warm_interval)  # too short-lived to wait for
+        finally:
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+
     def close(self, timeout: float = 1.0) -> None:
         """Start no more background refreshes and wait up to ``timeout`` s for running ones.
 
@@ -235,11 +278,13 @@ class RefreshingCache(Generic[T]):
         """
         with self._lock:
             self._closed = True
+            self._stop.set()
             threads = list(self._threads)
         # Real time, whatever clock the cache was given.
         deadline = time.monotonic() + timeout
         for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread is not threading.current_thread():  # closed from its own refresh
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     # -- slow path ---------------------------------------------------------------------------
 

@@ -24,8 +24,9 @@ from fsm_auth import (
     plugins,
 )
 from fsm_auth.emulator import Emulator, FakeClock, Fault, Provisioned
-from fsm_auth.provider import AuthStep, ProviderContext, RawTokens
+from fsm_auth.provider import ProviderContext, RawTokens
 from fsm_auth.session import MemorySessionStore
+from fsm_auth.signin import SignedIn, SignInFlow, SignInRequest
 
 from .conftest import PASSWORD, pool_client, sign_up_confirmed
 
@@ -156,17 +157,15 @@ class _SwappingProvider:
     swap: Callable[[RawTokens], RawTokens] | None = None
 
     def __init__(self, context: ProviderContext) -> None:
-        self._inner = plugins.get_factory("userpool")(context)
+        self._inner = plugins.default_registry().factory("userpool")(context)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def start_sign_in(self, username: str, password: str | None, **kwargs: Any) -> AuthStep:
-        step: AuthStep = self._inner.start_sign_in(username, password, **kwargs)
+    def sign_in(self, request: SignInRequest) -> SignInFlow:
+        outcome = yield from self._inner.sign_in(request)
         swap = type(self).swap
-        if step.tokens is None or swap is None:
-            return step
-        return AuthStep(challenge=None, username=step.username, tokens=swap(step.tokens))
+        return outcome if swap is None else SignedIn(swap(outcome.tokens))
 
 
 @pytest.fixture
@@ -393,7 +392,7 @@ def test_a_tampered_saved_session_is_not_restored(
     first.sign_in("tess", PASSWORD)
     doc = store.load()
     assert doc is not None
-    doc["tokens"][which] = _flip_signature(doc["tokens"][which])
+    doc["user"]["tokens"][which] = _flip_signature(doc["user"]["tokens"][which])
     store.save(doc)
     second = make_client(identity_pool=False, store=store)
     assert second.initialize() is UserState.SIGNED_OUT

@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
-from fsm_auth.engine import Engine, Spec
-from fsm_auth.errors import SpecError
+from fsm_auth.engine import Engine, Spec, shipped_spec_names
+from fsm_auth.errors import IllegalTransitionError, SpecError
+
+from .oracle import IGNORED, ILLEGAL, REFUSED, expected_outcome
 
 
 def door(guards: Any = None) -> dict[str, Any]:
@@ -61,11 +63,19 @@ def test_bad_guard_declarations(guards: Any, fault: str) -> None:
         Spec.load(door(guards))
 
 
-def test_shipped_user_state_runs_without_context() -> None:
-    engine = Engine(Spec.load("user_state"))
-    engine.fire("restored_signed_in")
-    engine.fire("signed_out")
-    assert engine.state == "signedOut"
-    assert Spec.load(Spec.load("user_state").to_mapping()).guard_defaults == {
-        "guest_access_enabled": False
-    }
+@pytest.mark.parametrize("name", shipped_spec_names())
+def test_shipped_specs_run_without_context(name: str) -> None:
+    # Every guard of a shipped spec has a default, so it runs on its own (to draw or explore
+    # it) and decides as the oracle does with those defaults; no effect runs without effects.
+    spec = Spec.load(name)
+    assert set(spec.guard_defaults) == set(spec.guards)
+    assert Spec.load(spec.to_mapping()).guard_defaults == spec.guard_defaults
+    for trigger in spec.triggers:
+        engine = Engine(spec)
+        expected = expected_outcome(spec, spec.initial, trigger, spec.guard_defaults)
+        if expected == ILLEGAL:
+            with pytest.raises(IllegalTransitionError):
+                engine.fire(trigger)
+        else:
+            assert engine.fire(trigger) is (expected not in (REFUSED, IGNORED))
+            assert engine.state == (spec.initial if expected in (REFUSED, IGNORED) else expected)

@@ -34,7 +34,7 @@ HOUR = 3600.0
 
 def _saved_refresh_token(storage_dir: Path, config: dict[str, Any]) -> str | None:
     doc = file_store(storage_dir, config).load() or {}
-    return (doc.get("tokens") or {}).get("refresh_token")
+    return ((doc.get("user") or {}).get("tokens") or {}).get("refresh_token")
 
 
 def _listening(client: AuthClient) -> StateLog:

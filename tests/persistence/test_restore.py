@@ -10,7 +10,6 @@ import pytest
 
 from fsm_auth import AuthClient, IdentityProvider, NotSignedInError, UserState
 from fsm_auth.emulator import Emulator, FakeClock
-from fsm_auth.session import clear_jwks_caches
 
 from .conftest import (
     PASSWORD,
@@ -30,17 +29,10 @@ pytestmark = pytest.mark.timeout(60)
 HOUR = 3600.0
 
 
-@pytest.fixture
-def new_process() -> None:
-    """Forget the JWKS documents this process fetched, as a restarted process would."""
-    clear_jwks_caches()
-
-
 def test_restore_signed_in_offline_then_refresh_online(
     make_client: MakeClient,
     emulator: Emulator,
     clock: FakeClock,
-    new_process: None,
     storage_dir: Path,
     aws_config: dict[str, Any],
     caplog: pytest.LogCaptureFixture,
@@ -87,7 +79,7 @@ def test_restore_signed_in_offline_then_refresh_online(
 
 
 def test_restore_makes_no_request_with_the_emulator_running(
-    make_client: MakeClient, emulator: Emulator, new_process: None
+    make_client: MakeClient, emulator: Emulator
 ) -> None:
     signed_in_client(make_client, emulator).close()
     emulator.reset_requests()
@@ -109,11 +101,11 @@ def test_restored_tokens_are_verified_again(
     store = file_store(storage_dir, aws_config)
     doc = store.load()
     assert doc is not None
-    assert doc["tokens"]
-    header, payload, signature = doc["tokens"]["access_token"].split(".")
+    assert doc["user"]["tokens"]
+    header, payload, signature = doc["user"]["tokens"]["access_token"].split(".")
     # Authentic file, forged token: a different payload under the old signature.
     forged = payload[:-4] + ("AAAA" if payload[-4:] != "AAAA" else "BBBB")
-    doc["tokens"]["access_token"] = ".".join((header, forged, signature))
+    doc["user"]["tokens"]["access_token"] = ".".join((header, forged, signature))
     store.save(doc)
 
     emulator.stop()

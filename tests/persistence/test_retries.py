@@ -113,7 +113,7 @@ def test_refresh_failure_keeps_the_session(
     config = {k: v for k, v in aws_config.items() if k != "CredentialsProvider"}
     saved = file_store(storage_dir, config).load()
     assert saved is not None
-    assert saved["tokens"]["refresh_token"] == tokens.refresh_token
+    assert saved["user"]["tokens"]["refresh_token"] == tokens.refresh_token
 
     emulator.faults.clear()
     emulator.reset_requests()

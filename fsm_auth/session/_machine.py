@@ -1,0 +1,537 @@
+"""The user-state machine: the ``user_state`` spec run by the engine, owning the session.
+
+The engine holds the user state and the :class:`SessionRecord` and changes both in one step;
+a transition is the only way to change either. This module supplies what the spec names:
+
+- the guards (``_Guards``): read the record and the event (which sign-out epoch a sign-in
+  started in, which session an answer is about);
+- the effects (``_Effects``): save the session, fetch AWS credentials after a sign-in, keep
+  the guest's credentials warm, close the caches of a session that ended;
+- the policies: ``get_tokens`` / ``get_aws_credentials`` / ``get_identity_id`` look up what
+  the current state's policy says and do that (one handler per policy value, no ladder on
+  states); a wait is a wait on the engine for a state whose policy is not ``wait``.
+
+Answers from the network (refreshed tokens, credentials, refusals) are committed through
+guarded triggers, so an answer about a session that ended meanwhile is dropped by the spec.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn, TypeVar
+
+from fsm_auth.config import AuthConfig
+from fsm_auth.engine import Change, Engine, Event, Spec
+from fsm_auth.errors import (
+    AuthError,
+    GuestAccessNotAllowedError,
+    NotAuthorizedError,
+    NotSignedInError,
+    UnableToSignInError,
+    UserNotFoundError,
+)
+from fsm_auth.provider import IdentityPoolProvider, RawTokens, UserPoolProvider
+from fsm_auth.values import AWSCredentials, Tokens, UserState
+
+from . import _identity_ids as rules
+from ._cache import Expiring
+from ._credentials import IdentityRequests
+from ._document import from_document, migrate, to_document
+from ._live import LiveCaches
+from ._record import FederatedSession, SessionRecord, User, UserPoolSession
+from ._store import SessionStore
+
+__all__ = ["SessionMachine", "StateListener"]
+
+_log = logging.getLogger("fsm_auth.session")
+
+T = TypeVar("T")
+StateListener = Callable[[UserState, Mapping[str, str]], None]
+
+# Answers that mean "this session is over", as opposed to a passing failure.
+_REFUSALS = (NotAuthorizedError, UserNotFoundError)
+
+
+class _Again(Exception):
+    """The state or session changed under a policy: look up the policy again."""
+
+
+class _Guards:
+    """The guards ``specs/user_state.yaml`` names, read from the record and the event."""
+
+    def __init__(self, config: AuthConfig) -> None:
+        self._config = config
+
+    @staticmethod
+    def has_user(event: Event) -> bool:
+        """The record to commit names a signed-in user."""
+        return event.proposed.user is not None
+
+    def guest_access_enabled(self, event: Event) -> bool:
+        """Guest access is known to be on (for the record to commit)."""
+        pool = self._config.identity_pool
+        if pool is None:
+            return False
+        known: bool | None = event.proposed.guest.access
+        return known if known is not None else bool(pool.unauthenticated_identities_enabled)
+
+    @staticmethod
+    def no_sign_out_since_start(event: Event) -> bool:
+        """The sign-in started in the current sign-out epoch."""
+        return bool(event.event_data.get("epoch") == event.data.epoch)
+
+    @staticmethod
+    def same_user(event: Event) -> bool:
+        """The answer is about the session the record holds."""
+        return bool(event.data.user_session_id == event.event_data.get("session_id"))
+
+    @staticmethod
+    def user_is_federated(event: Event) -> bool:
+        """The signed-in user was federated with a provider's token."""
+        return isinstance(event.data.user, FederatedSession)
+
+
+class _Effects:
+    """The effects ``specs/user_state.yaml`` names; each runs after a change, outside the
+    engine's lock, in the thread that fired."""
+
+    def __init__(self, machine: SessionMachine) -> None:
+        self._machine = machine
+
+    def save_session(self, change: Change) -> None:
+        """Save the record as it is now (the latest, whichever change saves last)."""
+        self._machine.save()
+
+    def fetch_aws_credentials(self, change: Change) -> None:
+        """After a sign-in, as AWSMobileClient does: a failure does not undo the sign-in;
+        get_aws_credentials() reports it when the app asks."""
+        self._machine.prefetch_credentials()
+
+    def keep_guest_credentials_warm(self, change: Change) -> None:
+        """Guest credentials refresh in the background while in guest mode."""
+        self._machine.caches.keep_guest_warm(change.new_data.guest)
+
+    def stop_keeping_guest_credentials_warm(self, change: Change) -> None:
+        """Leaving guest mode: stop the guest's background refresh."""
+        self._machine.caches.close_guest()
+
+    def close_stale_caches(self, change: Change) -> None:
+        """Close the caches of a session the record no longer holds."""
+        self._machine.caches.close_stale(change.new_data)
+
+
+class SessionMachine:
+    """The session: user state and record (in the engine), derived caches, the store.
+
+    ``user_pool``, ``federated`` and ``guest`` build the providers (on first use; they raise
+    when their pool is not configured). Thread-safe.
+    """
+
+    def __init__(
+        self,
+        config: AuthConfig,
+        *,
+        store: SessionStore,
+        clock: Callable[[], float],
+        min_validity: float,
+        user_pool: Callable[[], UserPoolProvider],
+        federated: Callable[[], IdentityPoolProvider],
+        guest: Callable[[], IdentityPoolProvider],
+        spec: Spec | str = "user_state",
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._clock = clock
+        self._min_validity = min_validity
+        self._user_pool = user_pool
+        self._identity = IdentityRequests(federated=federated, guest=guest)
+        self.caches = LiveCaches(
+            clock=clock,
+            min_validity=min_validity,
+            refresh_tokens=self._refresh_tokens,
+            fetch_user_credentials=self._fetch_user_credentials,
+            fetch_guest_credentials=self._fetch_guest_credentials,
+        )
+        self.engine = Engine(
+            spec, context=_Guards(config), effects=_Effects(self), data=SessionRecord()
+        )
+        loaded = self.engine.spec
+        self._policy = {
+            name: {state: loaded.policy(state, name) for state in loaded.states}
+            for name in ("tokens", "credentials")
+        }
+        self._serving_tokens = frozenset(loaded.states_where("tokens", "serve"))
+        self._not_waiting = tuple(
+            s for s in loaded.states if self._policy["credentials"][s] != "wait"
+        )
+        self._init_lock = threading.Lock()
+        self._release_generation = 0
+
+    # -- state --------------------------------------------------------------------------
+
+    @property
+    def state(self) -> UserState:
+        """The user state now."""
+        return UserState(self.engine.state)
+
+    @property
+    def record(self) -> SessionRecord:
+        """The session record now."""
+        record: SessionRecord = self.engine.data
+        return record
+
+    @property
+    def epoch(self) -> int:
+        """The sign-out epoch: a sign-in started now commits only if no sign-out comes first."""
+        return self.record.epoch
+
+    def initialize(self) -> UserState:
+        """Restore the saved session (no network call); idempotent."""
+        with self._init_lock:
+            if self.engine.state == UserState.UNKNOWN:
+                record = self._fit_to_config(from_document(self._load(), verify=self._verify))
+                self.engine.fire("restore", data=record)
+        return self.state
+
+    def add_listener(self, callback: StateListener) -> Callable[[], None]:
+        """Call ``callback(state, info)`` once per real change of the user state."""
+        return self.engine.add_listener(_ListenerAdapter(callback), change=True)
+
+    def remove_listener(self, callback: StateListener) -> None:
+        """Stop calling ``callback``."""
+        self.engine.remove_listener(_ListenerAdapter(callback))
+
+    # -- sign-in and sign-out -----------------------------------------------------------
+
+    def commit_sign_in(
+        self, tokens: Tokens, keys: Mapping[str, Any] | None, epoch: int, *, trigger: str = ""
+    ) -> bool:
+        """Commit a user-pool session; False when a sign-out since ``epoch`` refuses it."""
+        user = UserPoolSession(username=tokens.username or "", tokens=tokens, keys=keys)
+        return self.engine.fire(
+            trigger or "user_pool_signed_in",
+            update=lambda record: record.signed_in(user),
+            epoch=epoch,
+        )
+
+    def federated_sign_in(self, user: FederatedSession) -> bool:
+        """Ask the identity pool for ``user``'s identity and credentials, then commit the
+        session; nothing is committed unless the pool accepted the login. False when a
+        sign-out came while the pool was asked."""
+        epoch = self.epoch
+        answer = self._identity.for_user(self.record, user, {user.provider: user.token})
+        return self.engine.fire(
+            "federated_signed_in",
+            update=lambda record: answer.update(record.signed_in(user)),
+            epoch=epoch,
+        )
+
+    def sign_out(self) -> None:
+        """End the session (to guest or signed out, as the spec's guard says)."""
+        self.initialize()
+        self.engine.fire("signed_out", update=SessionRecord.signed_out)
+
+    # -- what each state serves ---------------------------------------------------------
+
+    def tokens(self, *, wait: bool = True, timeout: float | None = None) -> Tokens:
+        """The user-pool tokens, as the current state's ``tokens`` policy says."""
+        live = self.caches.tokens
+        snapshot = self.engine.snapshot
+        if live is not None and snapshot.state in self._serving_tokens:
+            user = snapshot.data.user
+            if user is not None and live.key == user.session_id:
+                try:
+                    return live.cache.get()
+                except _REFUSALS:
+                    pass  # the refusal moved the state: the policy decides below
+        return self._by_policy("tokens", self._TOKEN_POLICIES, wait, timeout)
+
+    def credentials(self, *, wait: bool = True, timeout: float | None = None) -> AWSCredentials:
+        """The AWS credentials, as the current state's ``credentials`` policy says."""
+        return self._by_policy("credentials", self._CREDENTIAL_POLICIES, wait, timeout)
+
+    def identity_id(self) -> str:
+        """The identity id of the signed-in user or the guest (from the record when known,
+        else by fetching credentials as the policy says, without waiting for a sign-in)."""
+        for _ in range(3):  # a fetch names the identity; a change of state asks again
+            snapshot = self.engine.snapshot
+            known = _known_identity_id(snapshot.data, self._policy["credentials"][snapshot.state])
+            if known is not None:
+                return known
+            self.credentials(wait=False)
+        raise NotSignedInError("No identity is in use: sign in, or use guest access")
+
+    def prefetch_credentials(self) -> None:
+        """Fetch the signed-in user's AWS credentials now, if an identity pool is configured."""
+        if self._config.identity_pool is None:
+            return
+        try:
+            self.credentials(wait=False)
+        except AuthError as exc:
+            _log.warning("Could not fetch AWS credentials after sign-in: %s", exc)
+
+    def release_waits(self) -> None:
+        """End every wait for sign-in: those calls raise :class:`UnableToSignInError`."""
+        self._release_generation += 1
+        self.engine.wake_waiters()
+
+    def close(self) -> None:
+        """Stop background refreshes and end every wait."""
+        self.caches.close()
+        self.release_waits()
+
+    # -- policies -----------------------------------------------------------------------
+
+    def _by_policy(
+        self,
+        name: str,
+        handlers: Mapping[str, Callable[[SessionMachine, Any, bool, float | None], T]],
+        wait: bool,
+        timeout: float | None,
+    ) -> T:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            snapshot = self.engine.snapshot
+            handler = handlers[self._policy[name][snapshot.state]]
+            try:
+                return handler(self, snapshot, wait, deadline)
+            except _Again:
+                continue
+
+    def _initialize_first(self, snapshot: Any, wait: bool, deadline: float | None) -> NoReturn:
+        self.initialize()
+        raise _Again
+
+    def _refuse_tokens(self, snapshot: Any, wait: bool, deadline: float | None) -> NoReturn:
+        raise NotSignedInError(f"No user is signed in (user state {snapshot.state})")
+
+    def _serve_tokens(self, snapshot: Any, wait: bool, deadline: float | None) -> Tokens:
+        user = snapshot.data.user
+        if not isinstance(user, UserPoolSession):
+            raise NotSignedInError(
+                "Signed in through federated_sign_in: there are no user pool tokens"
+            )
+        return self._or_again(snapshot, self.caches.tokens_for(user).get)
+
+    def _wait(self, snapshot: Any, wait: bool, deadline: float | None) -> NoReturn:
+        if not wait:
+            raise UnableToSignInError(f"The user must sign in again (user state {snapshot.state})")
+        generation = self._release_generation
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise UnableToSignInError("Timed out waiting for the user to sign in again")
+        try:
+            self.engine.wait_for(
+                self._not_waiting,
+                remaining,
+                cancelled=lambda: self._release_generation != generation,
+            )
+        except TimeoutError:
+            raise UnableToSignInError("Timed out waiting for the user to sign in again") from None
+        if self._release_generation != generation:
+            raise UnableToSignInError("The wait for sign-in was released")
+        raise _Again
+
+    def _serve_user(self, snapshot: Any, wait: bool, deadline: float | None) -> AWSCredentials:
+        user: User = snapshot.data.user
+        credentials: AWSCredentials = self._or_again(
+            snapshot, self.caches.user_credentials_for(user).get
+        )
+        return credentials
+
+    def _serve_guest(self, snapshot: Any, wait: bool, deadline: float | None) -> AWSCredentials:
+        guest = self.caches.guest_credentials_for(snapshot.data.guest)
+        credentials: AWSCredentials = self._or_again(snapshot, guest.get)
+        return credentials
+
+    def _try_guest(self, snapshot: Any, wait: bool, deadline: float | None) -> NoReturn:
+        # Success commits guest_credentials_obtained (signedOut -> guest); ask the new state.
+        self._or_again(snapshot, self.caches.guest_credentials_for(snapshot.data.guest).get)
+        raise _Again
+
+    def _or_again(self, snapshot: Any, get: Callable[[], T]) -> T:
+        """``get()``; when it fails because the state or session changed meanwhile (a refusal
+        that moved the state, a sign-out during the request), ask the policy again."""
+        try:
+            return get()
+        except (NotSignedInError, *_REFUSALS, GuestAccessNotAllowedError):
+            now = self.engine.snapshot
+            if now.state != snapshot.state or (
+                now.data.user_session_id != snapshot.data.user_session_id
+            ):
+                raise _Again from None
+            raise
+
+    _TOKEN_POLICIES: Mapping[str, Callable[[SessionMachine, Any, bool, float | None], Tokens]] = {
+        "initialize": _initialize_first,
+        "serve": _serve_tokens,
+        "wait": _wait,
+        "refuse": _refuse_tokens,
+    }
+    _CREDENTIAL_POLICIES: Mapping[
+        str, Callable[[SessionMachine, Any, bool, float | None], AWSCredentials]
+    ] = {
+        "initialize": _initialize_first,
+        "serve_user": _serve_user,
+        "serve_guest": _serve_guest,
+        "try_guest": _try_guest,
+        "wait": _wait,
+    }
+
+    # -- fetches (run by the caches, one in flight per cache) ------------------------------
+
+    def _refresh_tokens(self, user: UserPoolSession, previous: Tokens | None) -> Expiring[Tokens]:
+        current = previous or user.tokens
+        session_id = user.session_id
+        provider = self._user_pool()
+        # Under the store's cross-process lock: processes sharing the store refresh once.
+        with self._store.lock():
+            tokens = self._refreshed_by_another_process(current)
+            if tokens is None:
+                try:
+                    tokens = provider.verify(provider.refresh(current))
+                except _REFUSALS as exc:
+                    _log.info(
+                        "The user pool refused the refresh token (%s); sign-in needed", exc.code
+                    )
+                    self.engine.fire("user_pool_token_refused", session_id=session_id)
+                    raise
+            refreshed = tokens
+            committed = self.engine.fire(
+                "tokens_refreshed",
+                update=lambda record: _with_tokens(record, session_id, refreshed),
+                session_id=session_id,
+            )
+        if not committed:
+            raise NotSignedInError("The session ended while its tokens were refreshed")
+        return Expiring(tokens, tokens.expiration.timestamp())
+
+    def _fetch_user_credentials(self, session_id: int) -> Expiring[AWSCredentials]:
+        record = self.record
+        user = record.user
+        if user is None or user.session_id != session_id:
+            raise NotSignedInError("The session ended before its AWS credentials were fetched")
+        try:
+            answer = self._identity.for_user(record, user, self._logins(user))
+        except NotAuthorizedError as exc:
+            # A refused federated token ends that session (the spec's guard says which).
+            _log.info("The identity pool refused the logins (%s)", exc.code)
+            self.engine.fire("logins_refused", session_id=session_id)
+            raise
+        if not self.engine.fire(
+            "user_credentials_obtained", update=answer.update, session_id=session_id
+        ):
+            raise NotSignedInError("The session ended while its AWS credentials were fetched")
+        return _expiring(answer.credentials)
+
+    def _fetch_guest_credentials(self) -> Expiring[AWSCredentials]:
+        try:
+            answer = self._identity.for_guest(self.record)
+        except GuestAccessNotAllowedError:
+            self.engine.fire("guest_access_refused", update=rules.guest_refused)
+            raise
+        if not self.engine.fire("guest_credentials_obtained", update=answer.update):
+            raise NotSignedInError("A user signed in while guest credentials were fetched")
+        return _expiring(answer.credentials)
+
+    def _logins(self, user: User) -> Mapping[str, str]:
+        """The identity pool's Logins for ``user``, with a fresh id token for a user pool
+        session (a refresh refused here ends the session as in get_tokens)."""
+        if isinstance(user, FederatedSession):
+            return {user.provider: user.token}
+        return self._user_pool().logins(self.caches.tokens_for(user).get())
+
+    # -- persistence --------------------------------------------------------------------
+
+    def save(self) -> None:
+        """Save the current record (under the store's cross-process lock)."""
+        try:
+            with self._store.lock():
+                self._store.save(to_document(self.record, now=self._clock()))
+        except AuthError as exc:
+            _log.warning("Could not save the session: %s", exc)
+
+    def _load(self) -> Mapping[str, Any] | None:
+        try:
+            return self._store.load()
+        except AuthError as exc:
+            _log.warning("Could not read the saved session; starting without it: %s", exc)
+            return None
+
+    def _verify(self, raw: RawTokens, keys: Mapping[str, Any] | None) -> Tokens:
+        # Expired tokens that the refresh token renews are still the session.
+        return self._user_pool().verify(raw, keys=keys, check_expiry=False)
+
+    def _fit_to_config(self, record: SessionRecord) -> SessionRecord:
+        """Drop what the configuration cannot serve (a federated user without an identity
+        pool; a user pool session is already dropped by ``_verify``)."""
+        if isinstance(record.user, FederatedSession) and self._config.identity_pool is None:
+            return SessionRecord(guest=record.guest)
+        return record
+
+    def _refreshed_by_another_process(self, current: Tokens) -> Tokens | None:
+        """Tokens another process sharing the store refreshed from the same session, if
+        still fresh enough to serve."""
+        document = migrate(self._load() or {}) or {}
+        user = document.get("user")
+        saved = user.get("tokens") if isinstance(user, Mapping) else None
+        if not isinstance(saved, Mapping) or saved.get("refresh_token") != current.refresh_token:
+            return None
+        if saved.get("access_token") == current.access_token:
+            return None
+        try:
+            tokens = self._user_pool().verify(
+                RawTokens(str(saved["id_token"]), str(saved["access_token"]), current.refresh_token)
+            )
+        except (AuthError, KeyError, TypeError):
+            return None
+        if tokens.expiration.timestamp() - self._clock() <= self._min_validity:
+            return None
+        return tokens
+
+
+def _with_tokens(record: SessionRecord, session_id: int, tokens: Tokens) -> SessionRecord:
+    user = record.user
+    if isinstance(user, UserPoolSession) and user.session_id == session_id:
+        return record.with_user(user.with_tokens(tokens))
+    return record
+
+
+def _expiring(credentials: AWSCredentials) -> Expiring[AWSCredentials]:
+    return Expiring(credentials, credentials.expiration.timestamp())
+
+
+def _known_identity_id(record: SessionRecord, policy: str) -> str | None:
+    """The identity id the record already knows for what the state serves."""
+    if policy in ("serve_user", "wait") and record.user is not None:
+        return record.user.identity.identity_id
+    if policy == "serve_guest":
+        return record.guest.identity_id
+    return None
+
+
+class _ListenerAdapter:
+    """An engine listener for a user-state listener: real changes only, with their info.
+
+    Equal to another adapter of the same callback, so removing a callback finds it.
+    """
+
+    __slots__ = ("callback",)
+
+    def __init__(self, callback: StateListener) -> None:
+        self.callback = callback
+
+    def __call__(self, change: Change) -> None:
+        if change.old_state != change.new_state:
+            self.callback(UserState(change.new_state), change.new_data.info())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _ListenerAdapter):
+            return bool(self.callback == other.callback)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.callback)

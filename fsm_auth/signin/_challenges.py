@@ -1,0 +1,171 @@
+"""The challenges a sign-in spec declares, and what each asks for.
+
+A sign-in spec declares its challenges on its ``challenged`` state, under ``x-challenges``::
+
+    - name: challenged
+      x-challenges:
+        SMS_MFA: {answer: SMS_MFA_CODE, label: Code, description: A code was sent by SMS.}
+        NEW_PASSWORD_REQUIRED: {answer: NEW_PASSWORD, label: New password, secret: true,
+                                attributes: requiredAttributes}
+        SELECT_MFA_TYPE: {answer: ANSWER, label: MFA type, choices: MFAS_CAN_CHOOSE}
+        PASSWORD_VERIFIER: {answered_by: provider, handler: password_verifier}
+
+Keys of a challenge:
+
+- ``answered_by``: ``user`` (default: the caller answers with ``confirm_sign_in``) or
+  ``provider`` (the provider answers it inside its flow, with its step ``handler``).
+- ``answer``: the response key the answer is sent under; ``label``: what a prompt asks for
+  ("Code", "New password"); ``secret``: the answer is read without echo and never shown.
+- ``choices``: the challenge parameter that lists the allowed answers (a JSON list);
+  ``attributes``: the one that lists user attributes the answer must come with.
+- ``before_prompt`` / ``before_answer``: provider steps run before the prompt is shown (e.g.
+  fetching a TOTP secret) and with the answer before it is sent (e.g. verifying the code).
+- ``description``.
+
+A challenge the service asks for that the spec does not declare is refused by name
+(``ChallengeNotSupportedError``); one the spec declares reaches the caller by name, whether or
+not ``SignInState`` has a member for it. A UI renders any challenge from this table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
+from typing import Any, Literal
+
+import attrs
+
+from fsm_auth.engine import Spec
+from fsm_auth.errors import SpecError
+
+__all__ = ["CHALLENGED_STATE", "Challenge", "ChallengeTable"]
+
+CHALLENGED_STATE = "challenged"
+"""The sign-in spec's state that waits for an answer; it carries the declarations."""
+
+_KEY = "x-challenges"
+_FIELDS = frozenset(
+    {
+        "answered_by",
+        "answer",
+        "label",
+        "secret",
+        "choices",
+        "attributes",
+        "handler",
+        "before_prompt",
+        "before_answer",
+        "description",
+    }
+)
+
+
+@attrs.frozen
+class Challenge:
+    """One declared challenge (see the module docstring for the keys)."""
+
+    name: str
+    answered_by: Literal["user", "provider"] = "user"
+    answer_key: str | None = None
+    label: str | None = None
+    secret: bool = False
+    choices: str | None = None
+    attributes: str | None = None
+    handler: str | None = None
+    before_prompt: str | None = None
+    before_answer: str | None = None
+    description: str | None = None
+
+    @property
+    def provider_steps(self) -> tuple[str, ...]:
+        """The provider steps this challenge names."""
+        steps = (self.handler, self.before_prompt, self.before_answer)
+        return tuple(step for step in steps if step is not None)
+
+
+class ChallengeTable(Mapping[str, Challenge]):
+    """The challenges of one sign-in spec, by name; read-only."""
+
+    def __init__(self, challenges: Mapping[str, Challenge], *, spec_name: str = "sign_in") -> None:
+        self._challenges = MappingProxyType(dict(challenges))
+        self.spec_name = spec_name
+
+    @classmethod
+    def from_spec(cls, spec: Spec) -> ChallengeTable:
+        """The declarations of ``spec``'s ``challenged`` state; :class:`SpecError` naming the
+        spec and the challenge for a malformed one."""
+        label = str(spec.source) if spec.source is not None else f"spec {spec.name!r}"
+        if CHALLENGED_STATE not in spec.states:
+            raise SpecError(f"{label}: a sign-in spec needs a {CHALLENGED_STATE!r} state")
+        raw = spec.state_info(CHALLENGED_STATE).get(_KEY, {})
+        if not isinstance(raw, Mapping):
+            raise SpecError(f"{label}: {_KEY} must map challenge names to their declarations")
+        return cls(
+            {name: _parse(name, entry, label) for name, entry in raw.items()}, spec_name=spec.name
+        )
+
+    def user_challenges(self) -> tuple[Challenge, ...]:
+        """The challenges a caller answers, in declaration order."""
+        return tuple(c for c in self._challenges.values() if c.answered_by == "user")
+
+    def provider_steps(self) -> frozenset[str]:
+        """Every provider step the declarations name (checked against the provider)."""
+        return frozenset(step for c in self._challenges.values() for step in c.provider_steps)
+
+    def __getitem__(self, name: str) -> Challenge:
+        return self._challenges[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._challenges)
+
+    def __len__(self) -> int:
+        return len(self._challenges)
+
+    def __repr__(self) -> str:
+        return f"ChallengeTable({self.spec_name!r}, {list(self._challenges)!r})"
+
+
+def _parse(name: Any, entry: Any, label: str) -> Challenge:
+    if not isinstance(name, str) or not name:
+        raise SpecError(f"{label}: challenge names must be non-empty text, got {name!r}")
+    where = f"{label}: challenge {name!r}"
+    if entry is None:
+        entry = {}
+    if not isinstance(entry, Mapping):
+        raise SpecError(f"{where} must be a mapping of its keys")
+    unknown = sorted(str(k) for k in entry if k not in _FIELDS)
+    if unknown:
+        raise SpecError(
+            f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(_FIELDS))})"
+        )
+    text = {k: entry.get(k) for k in _FIELDS - {"secret"}}
+    for key, value in text.items():
+        if value is not None and (not isinstance(value, str) or not value):
+            raise SpecError(f"{where}: {key} must be non-empty text")
+    secret = entry.get("secret", False)
+    if not isinstance(secret, bool):
+        raise SpecError(f"{where}: secret must be true or false")
+    answered_by = text["answered_by"] or "user"
+    if answered_by == "provider":
+        if text["handler"] is None:
+            raise SpecError(f"{where}: a challenge answered by the provider needs a handler")
+    elif answered_by == "user":
+        if text["label"] is None:
+            raise SpecError(f"{where}: a challenge the user answers needs a label")
+        if text["answer"] is None and text["before_answer"] is None:
+            raise SpecError(f"{where}: a challenge the user answers needs an answer key")
+    else:
+        raise SpecError(f"{where}: answered_by must be 'user' or 'provider'")
+    return Challenge(
+        name=name,
+        answered_by=answered_by,  # type: ignore[arg-type]  # checked just above
+        answer_key=text["answer"],
+        label=text["label"],
+        secret=secret,
+        choices=text["choices"],
+        attributes=text["attributes"],
+        handler=text["handler"],
+        before_prompt=text["before_prompt"],
+        before_answer=text["before_answer"],
+        description=text["description"],
+    )

@@ -1,0 +1,269 @@
+"""Drives a provider's sign-in flow under the ``sign_in`` spec.
+
+The ``sign_in`` engine's data is the attempt in progress (its flow, the prompt it waits on, the
+user-state epoch it started in); every trigger names its attempt and the ``current_attempt``
+guard drops the answers of an attempt that a sign-out or a new ``sign_in`` abandoned. The
+driver does the I/O the flow asks for (through the provider's ``perform``) and hands prompts
+to the caller; the flow decides everything else.
+
+A finished flow commits in this order: the tokens are verified (the provider's policy), the
+attempt moves to ``DONE``, then the user state commits the session, guarded by the epoch: a
+sign-out that came meanwhile wins, the tokens are discarded (their refresh token revoked) and
+the caller gets :class:`~fsm_auth.errors.SignInCancelledError`. The sign-in machine is
+``DONE`` before the user-state listeners run, so a listener may sign in or out again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import attrs
+
+from fsm_auth.engine import Engine, Event, Spec
+from fsm_auth.errors import (
+    AuthError,
+    ChallengeNotSupportedError,
+    IllegalTransitionError,
+    ProviderError,
+    SignInCancelledError,
+)
+from fsm_auth.provider import UserPoolProvider
+from fsm_auth.values import SignInResult, SignInState, Tokens
+
+from ._challenges import CHALLENGED_STATE, ChallengeTable
+from ._steps import Answer, Prompt, ServiceCall, SignedIn, SignInFlow, SignInRequest
+
+__all__ = ["SignInDriver", "UserStateCommit"]
+
+_log = logging.getLogger("fsm_auth.sign_in")
+_attempt_ids = itertools.count(1)
+
+
+class UserStateCommit(Protocol):
+    """The user-state machine's side of a sign-in."""
+
+    @property
+    def epoch(self) -> int:
+        """The current sign-out epoch (a sign-in started now remembers it)."""
+        ...
+
+    def commit_sign_in(self, tokens: Tokens, keys: Mapping[str, Any] | None, epoch: int) -> bool:
+        """Commit the session; False when a sign-out since ``epoch`` refuses it."""
+        ...
+
+
+@attrs.frozen(eq=False)
+class _Attempt:
+    """One sign-in attempt: the sign-in engine's data while it is in progress."""
+
+    id: int
+    flow: SignInFlow
+    epoch: int
+    prompt: Prompt | None = None
+
+
+class _Guards:
+    """The guards of the sign-in spec."""
+
+    @staticmethod
+    def current_attempt(event: Event) -> bool:
+        """The trigger names the attempt the machine holds."""
+        attempt = event.data
+        return isinstance(attempt, _Attempt) and attempt.id == event.event_data.get("attempt")
+
+
+class SignInDriver:
+    """One user's sign-in at a time: start, answer challenges, finish with a session."""
+
+    def __init__(
+        self,
+        provider: UserPoolProvider,
+        user_state: UserStateCommit,
+        *,
+        spec: Spec | str | Mapping[str, Any] | None = None,
+    ) -> None:
+        self._provider = provider
+        self._user_state = user_state
+        loaded = Spec.load(
+            spec if spec is not None else getattr(provider, "sign_in_spec", "sign_in")
+        )
+        self._challenges = ChallengeTable.from_spec(loaded)
+        missing = self._challenges.provider_steps() - frozenset(getattr(provider, "flow_steps", ()))
+        if missing:
+            raise ProviderError(
+                f"The provider {type(provider).__name__} lacks the step(s) "
+                f"{', '.join(sorted(missing))} that the sign-in spec {loaded.name!r} names"
+            )
+        self._engine = Engine(loaded, context=_Guards())
+
+    @property
+    def state(self) -> str:
+        """The state of the ``sign_in`` machine (``notStarted``, ``challenged``, ``DONE``...)."""
+        return self._engine.state
+
+    @property
+    def challenges(self) -> ChallengeTable:
+        """The challenges the sign-in spec declares (what a UI renders)."""
+        return self._challenges
+
+    def start(
+        self,
+        username: str,
+        password: str | None,
+        *,
+        flow: str,
+        validation_data: Mapping[str, str] | None,
+        client_metadata: Mapping[str, str] | None,
+    ) -> SignInResult:
+        """Start a sign-in (abandoning a pending challenge) and follow it to its first prompt
+        or to the end."""
+        request = SignInRequest(
+            username=username,
+            password=password,
+            flow=flow,
+            challenges=self._challenges,
+            validation_data=validation_data,
+            client_metadata=client_metadata,
+        )
+        attempt = _Attempt(
+            next(_attempt_ids), self._provider.sign_in(request), self._user_state.epoch
+        )
+        try:
+            self._engine.fire("start", data=attempt)
+        except IllegalTransitionError as exc:
+            raise IllegalTransitionError(
+                "Cannot start a sign-in now: a sign-in is already in progress",
+                state=exc.state,
+                trigger="start",
+            ) from None
+        return self._drive(attempt, None)
+
+    def answer(
+        self,
+        response: str,
+        *,
+        user_attributes: Mapping[str, str] | None,
+        client_metadata: Mapping[str, str] | None,
+    ) -> SignInResult:
+        """Answer the pending challenge and follow the flow to its next prompt or the end."""
+        snapshot = self._engine.snapshot
+        attempt = snapshot.data
+        if snapshot.state != CHALLENGED_STATE or not isinstance(attempt, _Attempt):
+            raise IllegalTransitionError(
+                "confirm_sign_in() needs a pending sign-in challenge; call sign_in() first",
+                state=snapshot.state,
+                trigger="answer",
+            )
+        try:
+            answered = self._engine.fire("answer", attempt=attempt.id)
+        except IllegalTransitionError as exc:
+            raise IllegalTransitionError(
+                "Cannot answer now: an answer to this challenge is already being sent",
+                state=exc.state,
+                trigger="answer",
+            ) from None
+        if not answered:
+            raise SignInCancelledError("The challenge was abandoned (a new sign-in or a sign-out)")
+        return self._drive(attempt, Answer(response, user_attributes, client_metadata))
+
+    def abandon(self) -> None:
+        """Abandon whatever is pending or in flight (a sign-out)."""
+        self._engine.fire("reset", data=None)
+
+    # -- driving the flow ------------------------------------------------------------------
+
+    def _drive(self, attempt: _Attempt, reply: Answer | None) -> SignInResult:
+        try:
+            outcome = self._run(attempt, reply)
+            if isinstance(outcome, SignedIn):
+                # The provider's verification policy: forged or foreign tokens end the sign-in.
+                tokens = self._provider.verify(outcome.tokens)
+        except BaseException:
+            self._engine.fire("failed", data=None, attempt=attempt.id)
+            raise
+        if isinstance(outcome, Prompt):
+            return self._prompt(attempt, outcome)
+        return self._finish(attempt, tokens)
+
+    def _run(self, attempt: _Attempt, reply: Answer | None) -> Prompt | SignedIn:
+        """Run the flow until it prompts or ends; raise what it raises."""
+        flow = attempt.flow
+        send: Any = reply
+        error: AuthError | None = None
+        while True:
+            try:
+                step = flow.throw(error) if error is not None else flow.send(send)
+            except StopIteration as done:
+                if not isinstance(done.value, SignedIn):
+                    raise ProviderError(
+                        f"{type(self._provider).__name__}'s sign-in ended without SignedIn"
+                    ) from None
+                return done.value
+            send, error = None, None
+            if isinstance(step, Prompt):
+                return step
+            if not isinstance(step, ServiceCall):
+                raise ProviderError(
+                    f"{type(self._provider).__name__}'s sign-in yielded "
+                    f"{type(step).__name__}, not a ServiceCall or a Prompt"
+                )
+            if self._abandoned(attempt):
+                # No new request for an abandoned attempt (an answer already in flight still
+                # reaches the flow: tokens it brings are discarded and revoked by _finish).
+                flow.close()
+                raise SignInCancelledError(
+                    "The sign-in was abandoned (sign_out() or a new sign_in() came meanwhile)"
+                )
+            try:
+                send = self._provider.perform(step)
+            except AuthError as exc:
+                error = exc  # the flow decides: ask again, or give up
+
+    def _prompt(self, attempt: _Attempt, prompt: Prompt) -> SignInResult:
+        challenge = self._challenges.get(prompt.challenge)
+        if challenge is None or challenge.answered_by != "user":
+            self._engine.fire("failed", data=None, attempt=attempt.id)
+            raise ChallengeNotSupportedError(
+                f"The sign-in asked for the challenge {prompt.challenge}, which the sign-in "
+                f"spec {self._challenges.spec_name!r} does not declare for the caller",
+                code=prompt.challenge,
+            )
+        waiting = attrs.evolve(attempt, prompt=prompt)
+        if not self._engine.fire("challenge", data=waiting, attempt=attempt.id):
+            raise SignInCancelledError(
+                "The sign-in was abandoned (sign_out() or a new sign_in() came meanwhile)"
+            )
+        if prompt.error is not None:
+            raise prompt.error  # the same challenge may be answered again
+        return SignInResult(
+            state=SignInState(prompt.challenge),
+            parameters=dict(prompt.parameters),
+            code_delivery=prompt.code_delivery,
+        )
+
+    def _finish(self, attempt: _Attempt, tokens: Tokens) -> SignInResult:
+        if not self._engine.fire("authenticated", attempt=attempt.id):
+            self._discard(tokens)
+        elif not self._user_state.commit_sign_in(tokens, self._provider.keys(), attempt.epoch):
+            self._engine.fire("discarded", data=None, attempt=attempt.id)
+            self._discard(tokens)
+        return SignInResult(state=SignInState.DONE)
+
+    def _abandoned(self, attempt: _Attempt) -> bool:
+        current = self._engine.data
+        return not (isinstance(current, _Attempt) and current.id == attempt.id)
+
+    def _discard(self, tokens: Tokens) -> None:
+        """The late tokens of an abandoned sign-in: revoke them where possible, then say so."""
+        if tokens.refresh_token:
+            try:
+                self._provider.revoke_token(tokens.refresh_token)
+            except AuthError as exc:
+                _log.warning("Could not revoke the tokens of an abandoned sign-in: %s", exc)
+        raise SignInCancelledError(
+            "sign_out() came while this sign-in waited for the service; its tokens were "
+            "discarded and the user is not signed in"
+        )

@@ -1,0 +1,120 @@
+"""The steps of a sign-in flow: what a provider's flow yields and what it is sent back.
+
+A provider's sign-in is a generator, free of I/O (the shape of httpx's ``Auth.auth_flow``)::
+
+    def sign_in(self, request: SignInRequest) -> SignInFlow:
+        answer = yield ServiceCall("initiate_auth", {...})      # the driver performs it
+        ...
+        reply = yield Prompt("SMS_MFA", {...})                   # the caller answers it
+        ...
+        return SignedIn(RawTokens(...))
+
+The driver sends back the provider's answer to each :class:`ServiceCall` (or throws the
+``AuthError`` it raised into the generator), hands each :class:`Prompt` to the caller as a
+``SignInResult`` and sends the caller's :class:`Answer` when ``confirm_sign_in`` comes. A
+prompt that carries ``error`` is the same challenge asked again after a wrong answer: the
+caller gets ``error`` raised and may answer again. So the whole challenge protocol, SRP's
+``PASSWORD_VERIFIER`` included, is driven with ``next()`` and ``.send()`` in unit tests, with
+no server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from typing import Any
+
+import attrs
+
+from fsm_auth.errors import AuthError
+from fsm_auth.provider import RawTokens
+from fsm_auth.values import CodeDeliveryDetails
+
+from ._challenges import ChallengeTable
+
+__all__ = [
+    "Answer",
+    "Prompt",
+    "ServiceCall",
+    "SignInFlow",
+    "SignInRequest",
+    "SignInStep",
+    "SignedIn",
+]
+
+
+@attrs.frozen(repr=False)
+class SignInRequest:
+    """What ``sign_in`` was asked: the user, the password (if the flow uses one), the flow
+    (``USER_SRP_AUTH``...), the caller's metadata, and the challenges the sign-in spec
+    declares (what each asks for, and which the provider answers itself)."""
+
+    username: str
+    password: str | None
+    flow: str
+    challenges: ChallengeTable
+    validation_data: Mapping[str, str] | None = None
+    client_metadata: Mapping[str, str] | None = None
+
+    def __repr__(self) -> str:
+        return f"SignInRequest(username={self.username!r}, flow={self.flow!r})"
+
+
+@attrs.frozen(repr=False)
+class ServiceCall:
+    """A request for the provider's :meth:`perform`: ``operation`` with ``params``.
+
+    ``secrets`` are values sent that must never appear in an error text (passwords, codes,
+    tokens), even if the service echoes them back.
+    """
+
+    operation: str
+    params: Mapping[str, Any] = attrs.field(factory=dict)
+    secrets: tuple[str | None, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"ServiceCall({self.operation!r}, keys={sorted(self.params)!r})"
+
+
+@attrs.frozen(repr=False)
+class Prompt:
+    """A challenge the caller must answer: its name, its public parameters, where a code went,
+    and (when asked again) the error of the last answer."""
+
+    challenge: str
+    parameters: Mapping[str, str] = attrs.field(factory=dict)
+    code_delivery: CodeDeliveryDetails | None = None
+    error: AuthError | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Prompt({self.challenge!r}, error={type(self.error).__name__ if self.error else None})"
+        )
+
+
+@attrs.frozen(repr=False)
+class Answer:
+    """The caller's answer to a :class:`Prompt` (``confirm_sign_in``'s arguments)."""
+
+    response: str
+    user_attributes: Mapping[str, str] | None = None
+    client_metadata: Mapping[str, str] | None = None
+
+    def __repr__(self) -> str:
+        return "Answer(...)"
+
+
+@attrs.frozen(repr=False)
+class SignedIn:
+    """The flow's outcome: the tokens the service issued (verified by the provider next)."""
+
+    tokens: RawTokens
+
+    def __repr__(self) -> str:
+        return "SignedIn(...)"
+
+
+SignInStep = ServiceCall | Prompt
+"""What a sign-in flow yields."""
+
+SignInFlow = Generator[SignInStep, Any, SignedIn]
+"""A provider's sign-in: yields steps, is sent answers, returns :class:`SignedIn`."""

@@ -1,0 +1,326 @@
+"""The Cognito user-pool sign-in as a flow without I/O (see ``fsm_auth.signin``).
+
+``InitiateAuth``, then ``RespondToAuthChallenge`` for each challenge until the service answers
+with tokens. How each challenge is answered comes from the sign-in spec's declarations: a
+challenge the provider answers names its step (``password_verifier``: SRP's proof, computed with
+pycognito's SRP helpers, never our own big-number code); a challenge for the caller is yielded
+as a ``Prompt``, its answer sent under the declared key, with the declared steps around it
+(``associate_software_token`` before the prompt, ``verify_software_token`` with the answer).
+
+A client secret, when configured, is honoured in every answer (``SECRET_HASH``) and always
+computed for the user name the service knows the user by (``USER_ID_FOR_SRP`` / the challenge's
+``USERNAME``), not the alias the user typed: pycognito's issue #196 is the bug not to repeat.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Callable, Generator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from fsm_auth.errors import (
+    ChallengeNotSupportedError,
+    CodeMismatchError,
+    ExpiredCodeError,
+    InvalidParameterError,
+    InvalidPasswordError,
+    NetworkError,
+)
+from fsm_auth.provider import RawTokens
+from fsm_auth.signin import Answer, Challenge, Prompt, ServiceCall, SignedIn, SignInFlow
+from fsm_auth.values import CodeDeliveryDetails
+
+if TYPE_CHECKING:
+    from fsm_auth.config import UserPoolConfig
+    from fsm_auth.signin import SignInRequest
+
+__all__ = ["FLOWS", "STEPS", "cognito_sign_in", "raw_tokens", "secret_hash"]
+
+FLOWS = ("USER_SRP_AUTH", "USER_PASSWORD_AUTH", "CUSTOM_AUTH")
+"""The sign-in flows this provider runs; the first is the default."""
+
+_NEEDS_PASSWORD = frozenset({"USER_SRP_AUTH", "USER_PASSWORD_AUTH"})
+
+# Errors after which the same challenge may be answered again with the same session.
+_RETRYABLE = (
+    CodeMismatchError,
+    ExpiredCodeError,
+    InvalidPasswordError,
+    InvalidParameterError,
+    NetworkError,
+)
+
+# Challenge parameters never handed to the caller: SRP's values (only a challenge the provider
+# answers carries them, and it is never prompted, but a confused server must not leak them).
+_PRIVATE_PARAMETERS = frozenset({"SRP_B", "SALT", "SECRET_BLOCK"})
+
+# pycognito's AWSSRP builds a boto3 client unless it is given one; the flow never lets it call
+# anything (the flow yields every request), so any object will do.
+_NO_CLIENT = object()
+
+
+def secret_hash(username: str, client_id: str, client_secret: str) -> str:
+    """Cognito's SECRET_HASH: base64(HMAC-SHA256(secret, username + client id))."""
+    digest = hmac.new(
+        client_secret.encode("utf-8"), (username + client_id).encode("utf-8"), hashlib.sha256
+    ).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def raw_tokens(result: Mapping[str, Any], refresh_token: str | None = None) -> RawTokens:
+    """The tokens of an ``AuthenticationResult`` (a refresh answer keeps the refresh token)."""
+    try:
+        return RawTokens(
+            id_token=str(result["IdToken"]),
+            access_token=str(result["AccessToken"]),
+            refresh_token=result.get("RefreshToken") or refresh_token,
+        )
+    except (KeyError, TypeError):
+        raise InvalidParameterError("The service answered an incomplete set of tokens") from None
+
+
+@attrs.define
+class _Exchange:
+    """The state of one challenge exchange, private to one flow."""
+
+    pool: UserPoolConfig
+    username: str  # the service's name for the user: what SECRET_HASH is computed for
+    session: str | None
+    raw_parameters: Mapping[str, Any]
+    parameters: dict[str, str]
+    responses: dict[str, Any] = attrs.Factory(dict)
+    srp: Any = None
+    srp_auth: Mapping[str, Any] = attrs.Factory(dict)
+
+    def with_secret(self, target: dict[str, Any], username: str | None = None) -> None:
+        if self.pool.app_client_secret:
+            target["SECRET_HASH"] = secret_hash(
+                username or self.username, self.pool.app_client_id, self.pool.app_client_secret
+            )
+
+
+_Step = Callable[[_Exchange, "Answer | None"], Generator[ServiceCall, Any, None]]
+
+
+def _password_verifier(
+    exchange: _Exchange, _answer: Answer | None
+) -> Generator[ServiceCall, Any, None]:
+    """SRP's PASSWORD_VERIFIER, answered from the password kept in the flow."""
+    if exchange.srp is None:
+        raise InvalidParameterError("PASSWORD_VERIFIER came without an SRP sign-in")
+    from pycognito.aws_srp import N_HEX
+
+    try:
+        # SRP-6a (RFC 5054 2.5.4): a server value B that is 0 mod N would fix the session key.
+        if int(str(exchange.raw_parameters["SRP_B"]), 16) % int(N_HEX, 16) == 0:
+            raise ValueError("SRP_B is 0 mod N")
+        # USERNAME: the service's name for the user (USER_ID_FOR_SRP), never the alias typed,
+        # for the answer and its SECRET_HASH (pycognito #196).
+        responses = exchange.srp.process_challenge(
+            exchange.raw_parameters, {**exchange.srp_auth, "USERNAME": exchange.username}
+        )
+    except (KeyError, TypeError, ValueError):
+        raise InvalidParameterError("The service's SRP challenge is malformed") from None
+    exchange.responses = dict(responses)
+    exchange.username = str(responses.get("USERNAME") or exchange.username)
+    return
+    yield  # a generator with no request of its own
+
+
+def _associate_software_token(
+    exchange: _Exchange, _answer: Answer | None
+) -> Generator[ServiceCall, Any, None]:
+    """Before MFA_SETUP's prompt: the TOTP secret the user enters in an authenticator."""
+    if "SECRET_CODE" in exchange.parameters:
+        return
+    answer = yield ServiceCall("associate_software_token", {"Session": exchange.session})
+    secret = answer.get("SecretCode")
+    if not isinstance(secret, str) or not secret:
+        raise InvalidParameterError("The service answered AssociateSoftwareToken without a secret")
+    exchange.session = answer.get("Session") or exchange.session
+    exchange.parameters["SECRET_CODE"] = secret
+
+
+def _verify_software_token(
+    exchange: _Exchange, answer: Answer | None
+) -> Generator[ServiceCall, Any, None]:
+    """With MFA_SETUP's answer: the first code proves the authenticator is set up."""
+    code = answer.response if answer is not None else ""
+    verified = yield ServiceCall(
+        "verify_software_token",
+        {"Session": exchange.session, "UserCode": code, "FriendlyDeviceName": "fsm-auth"},
+        (code,),
+    )
+    if verified.get("Status") not in (None, "SUCCESS"):
+        raise CodeMismatchError("The code from the authenticator did not verify")
+    exchange.session = verified.get("Session") or exchange.session
+
+
+STEPS: Mapping[str, _Step] = {
+    "password_verifier": _password_verifier,
+    "associate_software_token": _associate_software_token,
+    "verify_software_token": _verify_software_token,
+}
+"""The provider steps the sign-in spec's challenges may name."""
+
+
+def cognito_sign_in(pool: UserPoolConfig, request: SignInRequest) -> SignInFlow:
+    """The sign-in of ``request`` against ``pool``, as a flow (see the module docstring)."""
+    flow = request.flow
+    if flow not in FLOWS:
+        raise InvalidParameterError(
+            f"Unsupported authentication flow {flow!r}: use {', '.join(FLOWS)}"
+        )
+    if flow in _NEEDS_PASSWORD and not request.password:
+        raise InvalidParameterError(f"A password is needed to sign in with {flow}")
+    metadata = {**dict(request.validation_data or {}), **dict(request.client_metadata or {})}
+    exchange = _Exchange(
+        pool=pool, username=request.username, session=None, raw_parameters={}, parameters={}
+    )
+    auth: dict[str, Any] = {"USERNAME": request.username}
+    if flow == "USER_SRP_AUTH":
+        # Imported here: pycognito imports boto3 at module level.
+        from pycognito.aws_srp import AWSSRP
+
+        exchange.srp = AWSSRP(
+            username=request.username,
+            password=request.password,
+            pool_id=pool.pool_id,
+            client_id=pool.app_client_id,
+            client=_NO_CLIENT,
+            client_secret=pool.app_client_secret,
+        )
+        auth = dict(exchange.srp.get_auth_params())
+        exchange.srp_auth = auth
+    else:
+        if flow == "USER_PASSWORD_AUTH":
+            auth["PASSWORD"] = request.password
+        exchange.with_secret(auth)
+    answer = yield ServiceCall(
+        "initiate_auth",
+        {
+            "AuthFlow": flow,
+            "ClientId": pool.app_client_id,
+            "AuthParameters": auth,
+            # Cognito passes validation data to the pre-authentication trigger as metadata.
+            "ClientMetadata": metadata or None,
+        },
+        (request.password,),
+    )
+    while True:
+        result = answer.get("AuthenticationResult")
+        if result:
+            return SignedIn(raw_tokens(result))
+        challenge = _challenge_of(answer, exchange, request)
+        if challenge.answered_by == "provider":
+            assert challenge.handler is not None  # checked when the spec was loaded
+            yield from STEPS[challenge.handler](exchange, None)
+            answer = yield _respond(challenge, exchange, metadata, (request.password,))
+        else:
+            answer = yield from _answer_with_user(challenge, exchange, metadata)
+
+
+def _respond(
+    challenge: Challenge,
+    exchange: _Exchange,
+    metadata: Mapping[str, str],
+    secrets: tuple[str | None, ...],
+) -> ServiceCall:
+    return ServiceCall(
+        "respond_to_auth_challenge",
+        {
+            "ClientId": exchange.pool.app_client_id,
+            "ChallengeName": challenge.name,
+            "ChallengeResponses": exchange.responses,
+            "Session": exchange.session,
+            "ClientMetadata": dict(metadata) or None,
+        },
+        secrets,
+    )
+
+
+def _challenge_of(
+    answer: Mapping[str, Any], exchange: _Exchange, request: SignInRequest
+) -> Challenge:
+    """Read the service's challenge into ``exchange``; its declaration in the spec."""
+    name = answer.get("ChallengeName")
+    if not isinstance(name, str) or not name:
+        raise InvalidParameterError("The service answered with neither tokens nor a challenge")
+    challenge = request.challenges.get(name)
+    if challenge is None:
+        raise ChallengeNotSupportedError(
+            f"The service asked for the challenge {name}, which the sign-in spec "
+            f"{request.challenges.spec_name!r} does not declare"
+            + (" (device tracking: turn it off for this app client)" if "DEVICE" in name else ""),
+            code=name,
+        )
+    parameters = answer.get("ChallengeParameters") or {}
+    if not isinstance(parameters, Mapping):
+        raise InvalidParameterError("The service's challenge parameters are malformed")
+    exchange.raw_parameters = parameters
+    exchange.username = str(
+        parameters.get("USER_ID_FOR_SRP") or parameters.get("USERNAME") or exchange.username
+    )
+    exchange.session = answer.get("Session")
+    # A user challenge's parameters are for the user (a custom challenge's question, where a
+    # code went, what to choose from); the session is never among them.
+    exchange.parameters = {
+        str(k): str(v) for k, v in parameters.items() if k not in _PRIVATE_PARAMETERS
+    }
+    exchange.responses = {}
+    return challenge
+
+
+def _answer_with_user(
+    challenge: Challenge, exchange: _Exchange, metadata: Mapping[str, str]
+) -> Generator[Any, Any, Mapping[str, Any]]:
+    """Prompt the caller, send the answer, and return the service's answer to it.
+
+    A wrong answer (a code mismatch, a weak new password, the network) asks again with the
+    error: the caller sees it raised and may answer the same challenge once more, in the same
+    session, as Cognito allows.
+    """
+    if challenge.before_prompt is not None:
+        yield from STEPS[challenge.before_prompt](exchange, None)
+    prompt = Prompt(
+        challenge.name,
+        dict(exchange.parameters),
+        code_delivery=_code_delivery(exchange.parameters),
+    )
+    while True:
+        reply = yield prompt
+        if not isinstance(reply, Answer):
+            raise InvalidParameterError("A challenge needs an answer")
+        try:
+            if challenge.before_answer is not None:
+                yield from STEPS[challenge.before_answer](exchange, reply)
+            responses: dict[str, Any] = {"USERNAME": exchange.username}
+            if challenge.answer_key is not None:
+                responses[challenge.answer_key] = reply.response
+            if challenge.attributes is not None:
+                for name, value in (reply.user_attributes or {}).items():
+                    responses[f"userAttributes.{name}"] = value
+            exchange.with_secret(responses)
+            exchange.responses = responses
+            answered: Mapping[str, Any] = yield _respond(
+                challenge,
+                exchange,
+                dict(reply.client_metadata or {}) or metadata,
+                (reply.response,),
+            )
+            return answered
+        except _RETRYABLE as exc:
+            prompt = attrs.evolve(prompt, error=exc)
+
+
+def _code_delivery(parameters: Mapping[str, str]) -> CodeDeliveryDetails | None:
+    if "CODE_DELIVERY_DESTINATION" not in parameters:
+        return None
+    return CodeDeliveryDetails(
+        destination=parameters.get("CODE_DELIVERY_DESTINATION"),
+        delivery_medium=parameters.get("CODE_DELIVERY_DELIVERY_MEDIUM"),
+    )
