@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -28,8 +27,8 @@ from fsm_auth.errors import (
     InvalidParameterError,
     SignInCancelledError,
 )
-from fsm_auth.plugins import PluginRegistry, default_registry
-from fsm_auth.provider import IdentityPoolProvider, ProviderContext, UserPoolProvider
+from fsm_auth.plugins import PluginRegistry, Providers, default_registry
+from fsm_auth.provider import ProviderContext, UserPoolProvider
 from fsm_auth.session import (
     FederatedSession,
     FileSessionStore,
@@ -37,7 +36,6 @@ from fsm_auth.session import (
     SessionStore,
     UserPoolSession,
 )
-from fsm_auth.signin._driver import SignInDriver
 from fsm_auth.transport import RetryPolicy
 from fsm_auth.values import (
     AWSCredentials,
@@ -52,6 +50,8 @@ from fsm_auth.values import (
 
 if TYPE_CHECKING:
     import boto3
+
+    from fsm_auth.signin._driver import SignInDriver
 
 __all__ = ["AuthClient", "UserStateListener"]
 
@@ -82,7 +82,7 @@ class AuthClient:
         self.config = config
         self._clock = clock or time.time
         self._min_validity = min_validity
-        self._providers = _Providers(
+        self._providers = Providers(
             config,
             plugins or default_registry(),
             ProviderContext(config=config, clock=self._clock, retry=retry or RetryPolicy()),
@@ -249,7 +249,7 @@ class AuthClient:
     def delete_user(self) -> None:
         """Delete the signed-in user from the pool, then end the local session."""
         self._user_pool().delete_user(self._access_token())
-        self._end_session()
+        self._session.sign_out()
 
     # -- sign-in and sign-out ------------------------------------------------------------------
 
@@ -310,7 +310,7 @@ class AuthClient:
                     self._user_pool().revoke_token(user.tokens.refresh_token)
             except AuthError as exc:
                 logger.warning("Signed out locally; the server-side sign-out failed: %s", exc)
-        self._end_session()
+        self._session.sign_out()
 
     def federated_sign_in(
         self,
@@ -400,7 +400,7 @@ class AuthClient:
 
     def _sign_in(self) -> SignInDriver:
         self._user_pool()
-        return self._providers.sign_in(self._session)
+        return self._session.sign_in_machine()
 
     def _access_token(self) -> str:
         self._open()
@@ -410,53 +410,6 @@ class AuthClient:
         if tokens.expiration.timestamp() - self._clock() > self._min_validity:
             return tokens.access_token
         return self._session.tokens(wait=False).access_token
-
-    def _end_session(self) -> None:
-        self._providers.abandon_sign_in()
-        self._session.sign_out()
-
-
-class _Providers:
-    """The providers of one client, built on first use from its registry, one per role."""
-
-    def __init__(self, config: AuthConfig, plugins: PluginRegistry, context: ProviderContext):
-        self._config = config
-        self._plugins = plugins
-        self._context = context
-        self._lock = threading.RLock()
-        self._built: dict[str, Any] = {}
-
-    def _build(self, role: str) -> Any:
-        provider = self._built.get(role)
-        if provider is None:
-            with self._lock:
-                provider = self._built.get(role)
-                if provider is None:
-                    name = self._config.providers.get(role, "")
-                    provider = self._built[role] = self._plugins.build(role, name, self._context)
-        return provider
-
-    def user_pool(self) -> UserPoolProvider:
-        provider: UserPoolProvider = self._build("user_pool")
-        return provider
-
-    def identity(self, role: str) -> IdentityPoolProvider:
-        provider: IdentityPoolProvider = self._build(role)
-        return provider
-
-    def sign_in(self, session: SessionMachine) -> SignInDriver:
-        driver = self._built.get("sign_in")
-        if driver is None:
-            with self._lock:
-                driver = self._built.get("sign_in")
-                if driver is None:
-                    driver = self._built["sign_in"] = SignInDriver(self.user_pool(), session)
-        return driver
-
-    def abandon_sign_in(self) -> None:
-        driver = self._built.get("sign_in")
-        if driver is not None:
-            driver.abandon()
 
 
 def _require_text(**values: object) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
+from fsm_auth.config import AuthConfig
 from fsm_auth.errors import ProviderError
 from fsm_auth.provider import (
     IdentityPoolProvider,
@@ -32,6 +33,7 @@ __all__ = [
     "GROUP",
     "ROLES",
     "PluginRegistry",
+    "Providers",
     "available",
     "default_registry",
     "load_errors",
@@ -171,6 +173,41 @@ class PluginRegistry:
                 found[entry.name] = factory
             self._discovered = found
             return found
+
+
+class Providers:
+    """The providers of one configuration: one per role, built from a registry on first use
+    (the configuration names each role's plugin), then kept. Thread-safe."""
+
+    def __init__(
+        self, config: AuthConfig, registry: PluginRegistry, context: ProviderContext
+    ) -> None:
+        self._config = config
+        self._registry = registry
+        self._context = context
+        self._lock = threading.Lock()
+        self._built: dict[str, Any] = {}
+
+    def _get(self, role: str) -> Any:
+        provider = self._built.get(role)
+        if provider is None:
+            with self._lock:
+                provider = self._built.get(role)
+                if provider is None:
+                    name = self._config.providers.get(role, "")
+                    provider = self._registry.build(role, name, self._context)
+                    self._built[role] = provider
+        return provider
+
+    def user_pool(self) -> UserPoolProvider:
+        """The ``user_pool`` role's provider."""
+        provider: UserPoolProvider = self._get("user_pool")
+        return provider
+
+    def identity(self, role: str) -> IdentityPoolProvider:
+        """The ``federated`` or ``guest`` role's provider."""
+        provider: IdentityPoolProvider = self._get(role)
+        return provider
 
 
 _default = PluginRegistry()

@@ -34,6 +34,7 @@ from fsm_auth.errors import (
     UserNotFoundError,
 )
 from fsm_auth.provider import IdentityPoolProvider, RawTokens, UserPoolProvider
+from fsm_auth.signin._driver import SignInDriver
 from fsm_auth.values import AWSCredentials, Tokens, UserState
 
 from . import _identity_ids as rules
@@ -169,6 +170,7 @@ class SessionMachine:
         )
         self._init_lock = threading.Lock()
         self._release_generation = 0
+        self._sign_in: SignInDriver | None = None
 
     # -- state --------------------------------------------------------------------------
 
@@ -229,9 +231,20 @@ class SessionMachine:
             epoch=epoch,
         )
 
+    def sign_in_machine(self) -> SignInDriver:
+        """The ``sign_in`` machine of this session (built on first use, for the user pool
+        provider): sign_in() and confirm_sign_in() go through it."""
+        with self._init_lock:
+            if self._sign_in is None:
+                self._sign_in = SignInDriver(self._user_pool(), self)
+            return self._sign_in
+
     def sign_out(self) -> None:
-        """End the session (to guest or signed out, as the spec's guard says)."""
+        """End the session (to guest or signed out, as the spec's guard says), abandoning a
+        sign-in in flight: its late answer will be discarded."""
         self.initialize()
+        if self._sign_in is not None:
+            self._sign_in.abandon()
         self.engine.fire("signed_out", update=SessionRecord.signed_out)
 
     # -- what each state serves ---------------------------------------------------------
