@@ -2,12 +2,13 @@
 
 It checks arguments, asks providers, and hands their answers to the machines: the
 ``user_state`` machine (:class:`~fsm_auth.session.SessionMachine`) owns the user state and the
-session record, the ``sign_in`` machine (:class:`~fsm_auth.signin.SignInDriver`) the challenge
+session record and the ``sign_in`` machine (``fsm_auth.signin._driver.SignInDriver``), the challenge
 flow, and ``specs/client.yaml`` the client's own life (open, closed). The client holds no
 session state: what it answers comes from the record and the state's policy.
 
 No lock of the client is held while a machine fires, a listener runs or a request is in
-flight, so listeners may call back into the client (the seed signs in from one).
+flight, so listeners may call back into the client (AWSMobileClient's own example signs in
+from one).
 """
 
 from __future__ import annotations
@@ -82,11 +83,9 @@ class AuthClient:
         self.config = config
         self._clock = clock or time.time
         self._min_validity = min_validity
-        self._providers = Providers(
-            config,
-            plugins or default_registry(),
-            ProviderContext(config=config, clock=self._clock, retry=retry or RetryPolicy()),
-        )
+        registry = plugins or default_registry()
+        context = ProviderContext(config, self._clock, retry or RetryPolicy(), registry)
+        self._providers = Providers(config, registry, context)
         self._lifecycle = Engine("client")
         self._session = SessionMachine(
             config,

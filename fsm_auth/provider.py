@@ -28,6 +28,7 @@ from fsm_auth.values import (
 
 if TYPE_CHECKING:
     from fsm_auth.config import AuthConfig
+    from fsm_auth.plugins import PluginRegistry
     from fsm_auth.signin import ServiceCall, SignInFlow, SignInRequest
     from fsm_auth.transport import RetryPolicy, ServiceTransport
 
@@ -54,11 +55,14 @@ class RawTokens:
 
 @attrs.frozen
 class ProviderContext:
-    """What a provider is built with: the configuration, the clock and service transports."""
+    """What a provider is built with: the configuration, the clock, service transports, and
+    the registry the client found it in (so a provider that wraps another builds it from the
+    same registry)."""
 
     config: AuthConfig
     clock: Callable[[], float]
     retry: RetryPolicy
+    plugins: PluginRegistry | None = None
 
     def transport(self, service: str, region: str, endpoint_url: str | None) -> ServiceTransport:
         """A transport to ``service`` in ``region`` (unsigned boto3, mapped errors, retries)."""
@@ -85,7 +89,8 @@ class UserPoolProvider(Protocol):
     Two optional attributes: ``sign_in_spec`` (a shipped spec name, a path or a mapping: the
     sign-in spec whose challenges this provider's flow may meet; default ``"sign_in"``) and
     ``flow_steps`` (the names of the provider steps that spec's challenges may name, such as
-    ``password_verifier``; each is checked when the client is built).
+    ``password_verifier``; checked when the client builds its sign-in machine, at the first
+    sign-in, before any request).
     """
 
     def sign_up(

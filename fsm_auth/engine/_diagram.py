@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from ._spec import Spec, Transition
 
@@ -40,6 +41,11 @@ def _notes(spec: Spec, state: str) -> list[str]:
     lines.extend(f"{name}: {spec.policy(state, name)}" for name in spec.policies)
     if spec.ignored(state):
         lines.append(f"ignores: {', '.join(spec.ignored(state))}")
+    # Extension keys that name things (a mapping or a list of names, such as sign_in.yaml's
+    # x-challenges) are listed, so a diagram shows what another layer declares on the state.
+    for key, value in spec.state_info(state).items():
+        if key.startswith("x-") and isinstance(value, (Mapping, list)) and value:
+            lines.append(f"{key.removeprefix('x-')}: {', '.join(str(v) for v in value)}")
     return lines
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import re
@@ -212,7 +213,8 @@ class Spec:
         """The extra keys declared for ``state`` (e.g. ``description``); empty if none."""
         if state not in self._state_info and state not in self.states:
             raise KeyError(state)
-        return MappingProxyType(dict(self._state_info.get(state, {})))
+        # A deep copy: a caller must not change the spec (shared by every load of its file).
+        return MappingProxyType(copy.deepcopy(dict(self._state_info.get(state, {}))))
 
     def on_enter(self, state: str) -> tuple[str, ...]:
         """The effects run, in order, when a transition enters ``state``."""
@@ -300,7 +302,8 @@ class Spec:
             entry.update(t.extra)
             transitions.append(entry)
         mapping["transitions"] = transitions
-        return mapping
+        # Deep-copied: extension values are the spec's own, and the spec is shared.
+        return copy.deepcopy(mapping)
 
 
 def _policy_mapping(policy: Policy) -> dict[str, Any]:

@@ -225,12 +225,24 @@ class RefreshingCache(Generic[T]):
         For a timer thread that sleeps until ``next_refresh_at()``. Never raises: a failure
         goes to ``on_error`` and backs off, and the current value keeps being served.
         """
+        self._refresh_now(only_if_due=False)
+
+    def _refresh_now(self, *, only_if_due: bool) -> None:
         with self._lock:
             flight = self._flight
+            slot = self._slot
+            # Another caller's refresh may have landed since the timer read the schedule.
+            if (
+                only_if_due
+                and flight is None
+                and slot.item is not None
+                and self._clock() < max(slot.refresh_at, self._retry_at)
+            ):
+                return
             leader = flight is None
             if flight is None:
                 flight = self._start_flight_locked()
-            previous = _value_of(self._slot.item)
+            previous = _value_of(slot.item)
         if leader:
             self._run(flight, previous)
         else:
@@ -263,7 +275,7 @@ class RefreshingCache(Generic[T]):
                     pause = self._warm_interval if due is None else due - now
                     self._stop.wait(min(pause, self._warm_interval))
                     continue
-                self.refresh_ahead_now()  # never raises: a failure backs off
+                self._refresh_now(only_if_due=True)  # never raises: a failure backs off
                 due = self.next_refresh_at()
                 if due is not None and due <= self._clock():
                     self._stop.wait(self._warm_interval)  # too short-lived to wait for

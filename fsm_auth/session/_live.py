@@ -12,6 +12,7 @@ what the session is; it only keeps a value fresh with one fetch in flight.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -147,13 +148,17 @@ class LiveCaches:
             old, self._guest_credentials = self._guest_credentials, None
         _close(old)
 
-    def close(self) -> None:
-        """Close every cache (stop their background refreshes)."""
+    def close(self, timeout: float = 1.0) -> None:
+        """Close every cache: stop their background refreshes and wait up to ``timeout``
+        seconds for one in flight (its answer is still committed: a refresh token the
+        service rotated must not be lost)."""
         with self._lock:
             old = [self.tokens, self._user_credentials, self._guest_credentials]
             self.tokens = self._user_credentials = self._guest_credentials = None
+        deadline = time.monotonic() + timeout
         for live in old:
-            _close(live)
+            if live is not None:
+                live.cache.close(timeout=max(0.0, deadline - time.monotonic()))
 
     def _cache(self, fetch: Callable[[T | None], Expiring[T]], name: str) -> RefreshingCache[T]:
         return RefreshingCache(fetch, clock=self._clock, min_validity=self._min_validity, name=name)
@@ -172,5 +177,6 @@ def _seed_credentials(
 
 def _close(live: Live[Tokens] | Live[AWSCredentials] | None) -> None:
     if live is not None:
-        # No wait: a refresh in flight finishes in its own thread and its commit is refused.
+        # No wait: the session ended, so a refresh in flight finishes in its own thread and
+        # the machine refuses its commit (the answer is about a session it no longer holds).
         live.cache.close(timeout=0.0)

@@ -170,6 +170,7 @@ class SessionMachine:
         )
         self._init_lock = threading.Lock()
         self._release_generation = 0
+        self._closed = False
         self._sign_in: SignInDriver | None = None
 
     # -- state --------------------------------------------------------------------------
@@ -292,9 +293,10 @@ class SessionMachine:
         self.engine.wake_waiters()
 
     def close(self) -> None:
-        """Stop background refreshes and end every wait."""
-        self.caches.close()
+        """Stop background refreshes and end every wait, now and later."""
+        self._closed = True
         self.release_waits()
+        self.caches.close()
 
     # -- policies -----------------------------------------------------------------------
 
@@ -333,6 +335,8 @@ class SessionMachine:
         if not wait:
             raise UnableToSignInError(f"The user must sign in again (user state {snapshot.state})")
         generation = self._release_generation
+        if self._closed:
+            raise UnableToSignInError("The client was closed while waiting for a sign-in")
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
             raise UnableToSignInError("Timed out waiting for the user to sign in again")
@@ -340,11 +344,11 @@ class SessionMachine:
             self.engine.wait_for(
                 self._not_waiting,
                 remaining,
-                cancelled=lambda: self._release_generation != generation,
+                cancelled=lambda: self._closed or self._release_generation != generation,
             )
         except TimeoutError:
             raise UnableToSignInError("Timed out waiting for the user to sign in again") from None
-        if self._release_generation != generation:
+        if self._closed or self._release_generation != generation:
             raise UnableToSignInError("The wait for sign-in was released")
         raise _Again
 
@@ -407,10 +411,11 @@ class SessionMachine:
                 try:
                     tokens = provider.verify(provider.refresh(current))
                 except _REFUSALS as exc:
-                    _log.info(
-                        "The user pool refused the refresh token (%s); sign-in needed", exc.code
-                    )
-                    self.engine.fire("user_pool_token_refused", session_id=session_id)
+                    # Discovered when the tokens can no longer be served: a refused refresh
+                    # ahead keeps serving the valid tokens until then.
+                    if not self._servable(current.expiration.timestamp()):
+                        _log.info("The user pool refused the refresh token (%s)", exc.code)
+                        self.engine.fire("user_pool_token_refused", session_id=session_id)
                     raise
             refreshed = tokens
             committed = self.engine.fire(
@@ -430,9 +435,12 @@ class SessionMachine:
         try:
             answer = self._identity.for_user(record, user, self._logins(user))
         except NotAuthorizedError as exc:
-            # A refused federated token ends that session (the spec's guard says which).
-            _log.info("The identity pool refused the logins (%s)", exc.code)
-            self.engine.fire("logins_refused", session_id=session_id)
+            # A refused federated token ends that session (the spec's guard says which), once
+            # the credentials can no longer be served (a refused refresh ahead is not yet).
+            credentials = user.identity.credentials
+            if credentials is None or not self._servable(credentials.expiration.timestamp()):
+                _log.info("The identity pool refused the logins (%s)", exc.code)
+                self.engine.fire("logins_refused", session_id=session_id)
             raise
         if not self.engine.fire(
             "user_credentials_obtained", update=answer.update, session_id=session_id
@@ -449,6 +457,10 @@ class SessionMachine:
         if not self.engine.fire("guest_credentials_obtained", update=answer.update):
             raise NotSignedInError("A user signed in while guest credentials were fetched")
         return _expiring(answer.credentials)
+
+    def _servable(self, expires_at: float) -> bool:
+        """A value expiring then may still be handed out (``min_validity`` left)."""
+        return expires_at - self._clock() > self._min_validity
 
     def _logins(self, user: User) -> Mapping[str, str]:
         """The identity pool's Logins for ``user``, with a fresh id token for a user pool

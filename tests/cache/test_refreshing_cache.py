@@ -602,3 +602,51 @@ def test_repr_hides_the_value(cache: RefreshingCache[str], clock: FakeClock) -> 
     assert secret not in repr(cache)
     assert secret not in repr(item)
     assert "test" in repr(cache)
+
+
+# -- keep_warm ----------------------------------------------------------------------------------
+
+
+def test_keep_warm_refreshes_when_due_with_no_caller(
+    cache: RefreshingCache[str], clock: FakeClock, source: Source
+) -> None:
+    cache.set(hour(clock))
+    cache.keep_warm(interval=0.01)
+    time.sleep(0.05)
+    assert source.calls == []  # fresh: nothing to do
+    clock.advance(2700.0)  # into the refresh-ahead window
+    wait_until(lambda: len(source.calls) == 1)
+    time.sleep(0.05)
+    assert source.calls == ["v0"]  # once: the new value is fresh again
+    assert cache.peek() is not None
+    assert cache.peek().value == "v1"  # type: ignore[union-attr]
+    cache.close()
+    clock.advance(3600.0)
+    time.sleep(0.05)
+    assert len(source.calls) == 1  # closed: no refresh in the background any more
+    assert not [t for t in threading.enumerate() if t.name.endswith("test-warm")]
+
+
+def test_keep_warm_does_not_refresh_what_a_caller_just_refreshed(
+    cache: RefreshingCache[str], clock: FakeClock, source: Source
+) -> None:
+    cache.set(hour(clock))
+    clock.advance(3580.0)  # past must_at: the next get() refreshes in the caller
+    assert cache.get() == "v1"
+    cache.keep_warm(interval=0.01)
+    time.sleep(0.05)
+    assert len(source.calls) == 1
+    cache.close()
+
+
+def test_keep_warm_once_and_not_after_close(
+    cache: RefreshingCache[str], clock: FakeClock, source: Source
+) -> None:
+    cache.keep_warm(interval=0.01)
+    cache.keep_warm(interval=0.01)
+    warm = [t for t in threading.enumerate() if t.name.endswith("test-warm")]
+    assert len(warm) == 1
+    cache.close()
+    cache.keep_warm()
+    time.sleep(0.02)
+    assert not [t for t in threading.enumerate() if t.name.endswith("test-warm")]

@@ -1,9 +1,9 @@
-"""Fixtures for the identity-pool tests: providers, sessions and users on the emulator."""
+"""Fixtures for the identity-pool tests: providers and users on the emulator."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
@@ -13,11 +13,11 @@ from botocore.config import Config
 
 from fsm_auth.config import AuthConfig, load_config
 from fsm_auth.emulator import Emulator, FakeClock, Provisioned
-from fsm_auth.provider import ProviderContext
-from fsm_auth.session._identity import IdentitySession
+from fsm_auth.provider import ProviderContext, RawTokens
 from fsm_auth.transport import RetryPolicy
-from fsm_auth_providers.federated import FederatedProvider, user_pool_login_key
+from fsm_auth_providers.federated import FederatedProvider
 from fsm_auth_providers.guest import GuestProvider
+from fsm_auth_providers.userpool import UserPoolProvider
 
 PASSWORD = "Passw0rd!"
 DEVELOPER_PROVIDER = "login.fsm-auth.dev"  # what the emulator provisions
@@ -56,27 +56,8 @@ def federated(context: ProviderContext) -> FederatedProvider:
 
 
 @pytest.fixture
-def make_session(config: AuthConfig, clock: FakeClock) -> Iterator[Callable[..., IdentitySession]]:
-    """``make_session(**kwargs)``: an IdentitySession on ``pool``, closed after the test."""
-    made: list[IdentitySession] = []
-
-    def make(config: AuthConfig = config, **kwargs: Any) -> IdentitySession:
-        context = context_for(config, clock)
-        assert config.identity_pool is not None
-        kwargs.setdefault("background_guest_refresh", False)
-        session = IdentitySession(
-            config.identity_pool,
-            federated=FederatedProvider(context),
-            guest=GuestProvider(context),
-            clock=clock,
-            **kwargs,
-        )
-        made.append(session)
-        return session
-
-    yield make
-    for session in made:
-        session.close()
+def user_pool(context: ProviderContext) -> UserPoolProvider:
+    return UserPoolProvider(context)
 
 
 @pytest.fixture
@@ -117,9 +98,18 @@ def sign_in_user(emulator: Emulator, idp: Any, pool: Provisioned) -> Callable[[]
 
 
 @pytest.fixture
-def user_pool_key(config: AuthConfig) -> str:
-    assert config.user_pool is not None
-    return user_pool_login_key(config.user_pool)
+def user_pool_logins(
+    user_pool: UserPoolProvider,
+) -> Callable[[Mapping[str, Any]], Mapping[str, str]]:
+    """``user_pool_logins(result)``: the identity pool's ``Logins`` for the user of a
+    ``sign_in_user()`` result, as the user-pool provider builds them (its id token under the
+    pool's provider name)."""
+
+    def logins(result: Mapping[str, Any]) -> Mapping[str, str]:
+        raw = RawTokens(result["IdToken"], result["AccessToken"], result.get("RefreshToken"))
+        return dict(user_pool.logins(user_pool.verify(raw)))
+
+    return logins
 
 
 @pytest.fixture

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timezone
 from typing import Any
 
 import pytest
 
-from fsm_auth.config import load_config
+from fsm_auth.config import AuthConfig, load_config
 from fsm_auth.emulator import Emulator, FakeClock, Fault, Provisioned
 from fsm_auth.errors import (
     GuestAccessNotAllowedError,
@@ -16,8 +16,8 @@ from fsm_auth.errors import (
     InvalidParameterError,
     NotAuthorizedError,
 )
-from fsm_auth.plugins import get_factory
-from fsm_auth.provider import IdentityPoolProvider
+from fsm_auth.plugins import PluginRegistry, default_registry
+from fsm_auth.provider import IdentityPoolProvider, ProviderContext
 from fsm_auth.values import IdentityProvider
 from fsm_auth_providers.federated import FederatedProvider
 from fsm_auth_providers.guest import GuestProvider
@@ -25,13 +25,26 @@ from fsm_auth_providers.guest import GuestProvider
 pytestmark = pytest.mark.timeout(60)
 
 
-def test_entry_points_build_the_providers(context: Any) -> None:
-    guest = get_factory("guest")(context)
-    federated = get_factory("federated")(context)
+def test_entry_points_build_the_providers(context: ProviderContext) -> None:
+    registry = default_registry()
+    assert isinstance(registry, PluginRegistry)
+    guest = registry.factory("guest")(context)
+    federated = registry.factory("federated")(context)
     assert isinstance(guest, GuestProvider)
     assert isinstance(federated, FederatedProvider)
     assert isinstance(guest, IdentityPoolProvider)
     assert isinstance(federated, IdentityPoolProvider)
+    # Built for their roles, checked against the role's protocol (check_logins included).
+    assert isinstance(registry.build("guest", "guest", context), GuestProvider)
+    assert isinstance(registry.build("federated", "federated", context), FederatedProvider)
+
+
+def test_reprs_name_the_pool(
+    guest: GuestProvider, federated: FederatedProvider, config: AuthConfig
+) -> None:
+    assert config.identity_pool is not None
+    assert config.identity_pool.pool_id in repr(guest)
+    assert config.identity_pool.pool_id in repr(federated)
 
 
 def test_no_identity_pool_is_a_clear_error(
@@ -74,9 +87,16 @@ def test_guest_refused_when_the_pool_disallows_it(
     assert caught.value.code == "NotAuthorizedException"
 
 
-def test_guest_takes_no_logins(guest: GuestProvider) -> None:
+def test_guest_takes_no_logins(guest: GuestProvider, emulator: Emulator) -> None:
+    emulator.reset_requests()
     with pytest.raises(InvalidParameterError):
         guest.get_identity_id({"accounts.google.com": "token"}, identity_id=None)
+    with pytest.raises(InvalidParameterError):
+        guest.check_logins({"accounts.google.com": "token"}, identity_id=None)
+    with pytest.raises(InvalidParameterError):
+        guest.check_logins({"accounts.google.com": "token"}, identity_id="us-east-1:kept")
+    guest.check_logins({}, identity_id=None)  # no logins: accepted
+    assert emulator.requests == []
 
 
 @pytest.mark.parametrize(
@@ -110,11 +130,15 @@ def test_enum_keys_are_accepted(federated: FederatedProvider) -> None:
 def test_user_pool_login(
     federated: FederatedProvider,
     sign_in_user: Callable[[], dict[str, Any]],
-    user_pool_key: str,
+    user_pool_logins: Callable[[Mapping[str, Any]], Mapping[str, str]],
+    pool: Provisioned,
     clock: FakeClock,
 ) -> None:
     tokens = sign_in_user()
-    logins = {user_pool_key: tokens["IdToken"]}
+    logins = user_pool_logins(tokens)
+    # The user-pool provider names the pool as the identity pool knows it.
+    key = f"cognito-idp.{pool.region}.amazonaws.com/{pool.user_pool_id}"
+    assert logins == {key: tokens["IdToken"]}
     identity_id = federated.get_identity_id(logins, identity_id=None)
     answered, _ = federated.get_credentials(identity_id, logins, custom_role_arn=None)
     assert answered == identity_id
@@ -143,13 +167,41 @@ def test_developer_identity_needs_its_id(federated: FederatedProvider, emulator:
     logins = {IdentityProvider.DEVELOPER: "some-open-id-token"}
     emulator.reset_requests()
     with pytest.raises(InvalidParameterError, match="identity_id"):
+        federated.check_logins(logins, identity_id=None)
+    with pytest.raises(InvalidParameterError, match="identity_id"):
+        federated.check_logins({IdentityProvider.DEVELOPER.value: "token"}, identity_id="")
+    with pytest.raises(InvalidParameterError, match="identity_id"):
         federated.get_identity_id(logins, identity_id=None)
     assert emulator.count() == 0
 
 
-def test_federated_needs_a_login(federated: FederatedProvider) -> None:
+def test_check_logins_accepts_what_the_pool_can_take(
+    federated: FederatedProvider,
+    developer_token: Callable[[str], tuple[str, str]],
+    emulator: Emulator,
+) -> None:
+    identity_id, token = developer_token("dev-user-2")
+    emulator.reset_requests()
+    # Accepted: no error (and the check is never a request).
+    federated.check_logins({IdentityProvider.DEVELOPER: token}, identity_id=identity_id)
+    federated.check_logins({"accounts.google.com": "g-token"}, identity_id=None)
+    assert emulator.requests == []
+
+
+@pytest.mark.parametrize(
+    "logins",
+    [{}, {"accounts.google.com": ""}, {"": "token"}],
+    ids=["no-login", "empty-token", "empty-provider"],
+)
+def test_federated_needs_a_login(
+    federated: FederatedProvider, emulator: Emulator, logins: dict[str, str]
+) -> None:
+    emulator.reset_requests()
     with pytest.raises(InvalidParameterError):
-        federated.get_identity_id({}, identity_id=None)
+        federated.check_logins(logins, identity_id=None)
+    with pytest.raises(InvalidParameterError):
+        federated.get_identity_id(logins, identity_id=None)
+    assert emulator.requests == []
 
 
 def test_refusal_is_not_authorized_and_scrubbed(

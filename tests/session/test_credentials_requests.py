@@ -13,6 +13,7 @@ from fsm_auth.errors import (
     GuestAccessNotAllowedError,
     IdentityPoolNotConfiguredError,
     InvalidParameterError,
+    NetworkError,
     NotAuthorizedError,
     ResourceNotFoundError,
 )
@@ -277,6 +278,42 @@ def test_not_authorized_propagates_after_one_request() -> None:
     with pytest.raises(NotAuthorizedError):
         user_requests(provider).for_user(record(user), user, LOGINS)
     assert [c[0] for c in provider.calls] == ["check_logins", "get_identity_id", "get_credentials"]
+
+
+class Unreachable(FakeIdentityPool):
+    """The pool cannot be reached at GetCredentialsForIdentity."""
+
+    def get_credentials(self, *args: Any, **kwargs: Any) -> tuple[str, AWSCredentials]:
+        super().get_credentials(*args, **kwargs)
+        raise NetworkError("Connection refused")
+
+
+@pytest.mark.parametrize(
+    "current",
+    [
+        pytest.param(record(pool_user(USER_ID, creds("old"))), id="kept-user-id"),
+        pytest.param(record(None, guest(GUEST_ID, creds("guest"), True)), id="offered-guest-id"),
+    ],
+)
+def test_a_network_failure_forgets_no_id(current: SessionRecord) -> None:
+    # Unlike an id the pool does not know, an unreachable pool is no reason to ask anew.
+    provider = Unreachable()
+    user = current.user or pool_user()
+    kept = USER_ID if current.user is not None else GUEST_ID
+    with pytest.raises(NetworkError):
+        user_requests(provider).for_user(current, user, LOGINS)
+    assert provider.calls == [
+        ("check_logins", LOGINS, None),
+        get_id(LOGINS, kept),
+        get_credentials(kept, LOGINS),
+    ]
+
+
+def test_a_network_failure_forgets_no_guest_id() -> None:
+    provider = Unreachable()
+    with pytest.raises(NetworkError):
+        guest_requests(provider).for_guest(record(None, guest(GUEST_ID, creds("guest"), True)))
+    assert provider.calls == [get_id({}, GUEST_ID), get_credentials(GUEST_ID, {})]
 
 
 def test_update_keeps_what_changed_meanwhile() -> None:

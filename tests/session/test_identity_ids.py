@@ -14,7 +14,7 @@ from fsm_auth.session._identity_ids import (
     plan_for_user,
     user_answered,
 )
-from fsm_auth.session._record import SessionRecord
+from fsm_auth.session._record import AWSIdentity, SessionRecord
 
 from ._factories import (
     DEV_ID,
@@ -95,6 +95,29 @@ def test_plan_for_guest(rec: SessionRecord, expected: IdentityPlan) -> None:
     assert plan == expected
     assert not plan.offered_guest
     assert not plan.explicit
+
+
+def test_a_sign_out_before_the_offer_was_answered_keeps_the_guest_id() -> None:
+    # Signed in with the guest id to offer, signed out before the pool answered: the guest id
+    # was never used up, so the next guest session asks for it again.
+    signed_in = record(pool_user(), guest(GUEST_ID, GUEST_CREDS, True))
+    assert plan_for_user(signed_in) == IdentityPlan(GUEST_ID, offered_guest=True)
+    signed_out = signed_in.signed_out()
+    assert signed_out.user is None
+    assert signed_out.guest == guest(GUEST_ID, GUEST_CREDS, True)
+    assert plan_for_guest(signed_out) == IdentityPlan(GUEST_ID)
+    # The offer's late answer is about a session that ended: the guest id stays the guest's.
+    late = user_answered(signed_out, 1, IdentityPlan(GUEST_ID, offered_guest=True), GUEST_ID, OLD)
+    assert late.guest.identity_id == GUEST_ID
+
+
+def test_a_new_user_gets_none_of_the_old_users_identity() -> None:
+    # Another user signs in over a signed-in user whose sign-in used the guest id up.
+    before = record(federated_user(GUEST_ID, OLD), guest(None, None, True))
+    switched = before.signed_in(federated_user(session_id=2))
+    assert switched.user is not None
+    assert switched.user.identity == AWSIdentity()  # the old user's id and credentials are gone
+    assert plan_for_user(switched) == IdentityPlan(None)  # a new identity for the new user
 
 
 # -- what the answer changes ------------------------------------------------------------------
