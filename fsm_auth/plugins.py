@@ -37,6 +37,8 @@ __all__ = [
     "available",
     "default_registry",
     "load_errors",
+    "missing_methods",
+    "protocol_methods",
     "refresh",
     "register",
     "unregister",
@@ -64,6 +66,11 @@ def protocol_methods(protocol: type[Any]) -> tuple[str, ...]:
             if callable(value) and not name.startswith("_")
         )
     )
+
+
+def missing_methods(provider: object, protocol: type[Any]) -> list[str]:
+    """The methods of ``protocol`` that ``provider`` lacks (or has but not callable)."""
+    return [m for m in protocol_methods(protocol) if not callable(getattr(provider, m, None))]
 
 
 class PluginRegistry:

@@ -14,6 +14,7 @@ from ._steps import (
     SignInFlow,
     SignInRequest,
     SignInStep,
+    run_until_prompt,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "SignInRequest",
     "SignInStep",
     "SignedIn",
+    "run_until_prompt",
 ]

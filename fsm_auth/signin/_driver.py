@@ -34,7 +34,15 @@ from fsm_auth.provider import UserPoolProvider
 from fsm_auth.values import SignInResult, SignInState, Tokens
 
 from ._challenges import CHALLENGED_STATE, ChallengeTable
-from ._steps import Answer, Prompt, ServiceCall, SignedIn, SignInFlow, SignInRequest
+from ._steps import (
+    Answer,
+    Prompt,
+    ServiceCall,
+    SignedIn,
+    SignInFlow,
+    SignInRequest,
+    run_until_prompt,
+)
 
 __all__ = ["SignInDriver", "UserStateCommit"]
 
@@ -190,37 +198,18 @@ class SignInDriver:
 
     def _run(self, attempt: _Attempt, reply: Answer | None) -> Prompt | SignedIn:
         """Run the flow until it prompts or ends; raise what it raises."""
-        flow = attempt.flow
-        send: Any = reply
-        error: AuthError | None = None
-        while True:
-            try:
-                step = flow.throw(error) if error is not None else flow.send(send)
-            except StopIteration as done:
-                if not isinstance(done.value, SignedIn):
-                    raise ProviderError(
-                        f"{type(self._provider).__name__}'s sign-in ended without SignedIn"
-                    ) from None
-                return done.value
-            send, error = None, None
-            if isinstance(step, Prompt):
-                return step
-            if not isinstance(step, ServiceCall):
-                raise ProviderError(
-                    f"{type(self._provider).__name__}'s sign-in yielded "
-                    f"{type(step).__name__}, not a ServiceCall or a Prompt"
-                )
+
+        def still_current(_call: ServiceCall) -> None:
+            # No new request for an abandoned attempt (an answer already in flight still
+            # reaches the flow: tokens it brings are discarded and revoked by _finish).
             if self._abandoned(attempt):
-                # No new request for an abandoned attempt (an answer already in flight still
-                # reaches the flow: tokens it brings are discarded and revoked by _finish).
-                flow.close()
                 raise SignInCancelledError(
                     "The sign-in was abandoned (sign_out() or a new sign_in() came meanwhile)"
                 )
-            try:
-                send = self._provider.perform(step)
-            except AuthError as exc:
-                error = exc  # the flow decides: ask again, or give up
+
+        return run_until_prompt(
+            attempt.flow, reply, self._provider.perform, before_call=still_current
+        )
 
     def _prompt(self, attempt: _Attempt, prompt: Prompt) -> SignInResult:
         challenge = self._challenges.get(prompt.challenge)

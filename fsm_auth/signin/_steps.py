@@ -20,12 +20,12 @@ no server.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
 import attrs
 
-from fsm_auth.errors import AuthError
+from fsm_auth.errors import AuthError, ProviderError
 from fsm_auth.provider import RawTokens
 from fsm_auth.values import CodeDeliveryDetails
 
@@ -39,6 +39,7 @@ __all__ = [
     "SignInRequest",
     "SignInStep",
     "SignedIn",
+    "run_until_prompt",
 ]
 
 
@@ -118,3 +119,49 @@ SignInStep = ServiceCall | Prompt
 
 SignInFlow = Generator[SignInStep, Any, SignedIn]
 """A provider's sign-in: yields steps, is sent answers, returns :class:`SignedIn`."""
+
+
+def run_until_prompt(
+    flow: SignInFlow,
+    reply: Answer | None,
+    perform: Callable[[ServiceCall], Mapping[str, Any]],
+    *,
+    before_call: Callable[[ServiceCall], None] | None = None,
+) -> Prompt | SignedIn:
+    """Run ``flow`` (sending ``reply`` first: ``None`` to start it) until it prompts or ends.
+
+    Each :class:`ServiceCall` is run with ``perform`` and its answer sent back; an
+    ``AuthError`` it raises is thrown into the flow, which decides (ask again, or give up).
+    ``before_call(call)`` runs before each request and may raise to stop the flow (which is
+    then closed). Raises what the flow raises, and ``ProviderError`` for a flow that yields
+    something else or ends without :class:`SignedIn`.
+    """
+    send: Any = reply
+    error: AuthError | None = None
+    while True:
+        try:
+            step = flow.throw(error) if error is not None else flow.send(send)
+        except StopIteration as done:
+            if not isinstance(done.value, SignedIn):
+                raise ProviderError(
+                    f"a sign-in flow ended with {type(done.value).__name__}, not SignedIn"
+                ) from None
+            return done.value
+        send, error = None, None
+        if isinstance(step, Prompt):
+            return step
+        if not isinstance(step, ServiceCall):
+            flow.close()
+            raise ProviderError(
+                f"a sign-in flow yielded {type(step).__name__}, not a ServiceCall or a Prompt"
+            )
+        if before_call is not None:
+            try:
+                before_call(step)
+            except BaseException:
+                flow.close()
+                raise
+        try:
+            send = perform(step)
+        except AuthError as exc:
+            error = exc

@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from fsm_auth.errors import SpecError
+from fsm_auth.plugins import missing_methods
 from fsm_auth.provider import IdentityPoolProvider, UserPoolProvider
 from fsm_auth.signin import ChallengeTable
 
@@ -20,7 +21,6 @@ __all__ = [
     "check_user_pool_provider",
     "error_texts",
     "maybe_offline",
-    "protocol_methods",
     "raised",
 ]
 
@@ -42,21 +42,6 @@ def maybe_offline(
             yield
 
 
-def protocol_methods(protocol: type[Any]) -> tuple[str, ...]:
-    """The public methods of ``protocol`` (what a provider of it must have, callable)."""
-    return tuple(
-        sorted(
-            name
-            for name, value in vars(protocol).items()
-            if callable(value) and not name.startswith("_")
-        )
-    )
-
-
-def _missing_methods(provider: object, protocol: type[Any]) -> list[str]:
-    return [m for m in protocol_methods(protocol) if not callable(getattr(provider, m, None))]
-
-
 def check_user_pool_provider(provider: object) -> ChallengeTable:
     """Assert that ``provider`` can serve the ``user_pool`` role, as the client checks it (and
     a little more): every method of :class:`~fsm_auth.provider.UserPoolProvider` callable, its
@@ -64,7 +49,7 @@ def check_user_pool_provider(provider: object) -> ChallengeTable:
     step those challenges name. Returns the challenges. ``AssertionError`` names what is
     wrong."""
     name = type(provider).__name__
-    missing = _missing_methods(provider, UserPoolProvider)
+    missing = missing_methods(provider, UserPoolProvider)
     if missing:
         raise AssertionError(
             f"{name} cannot serve the user_pool role: it lacks {', '.join(missing)} "
@@ -93,7 +78,7 @@ def check_identity_pool_provider(provider: object) -> None:
     """Assert that ``provider`` can serve the ``federated`` or ``guest`` role: every method of
     :class:`~fsm_auth.provider.IdentityPoolProvider` callable."""
     name = type(provider).__name__
-    missing = _missing_methods(provider, IdentityPoolProvider)
+    missing = missing_methods(provider, IdentityPoolProvider)
     if missing:
         raise AssertionError(
             f"{name} cannot serve an identity-pool role: it lacks {', '.join(missing)} "

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from fsm_auth.engine import Spec
-from fsm_auth.errors import AuthError
 from fsm_auth.provider import UserPoolProvider
 from fsm_auth.signin import (
     Answer,
     ChallengeTable,
     Prompt,
-    ServiceCall,
     SignedIn,
     SignInRequest,
     SignInStep,
+    run_until_prompt,
 )
 
 __all__ = ["AnswerPrompt", "challenge_table", "drive_sign_in", "sign_in_request", "sign_in_spec"]
@@ -81,50 +79,39 @@ def drive_sign_in(
     the sign-in spec: the conformance tests do (:class:`UserPoolProviderTests`).
     """
     steps: list[SignInStep] = []
-    flow = provider.sign_in(request)
     name = type(provider).__name__
-    send: Any = None
-    error: AuthError | None = None
-    while True:
-        try:
-            step = flow.throw(error) if error is not None else flow.send(send)
-        except StopIteration as done:
-            if not isinstance(done.value, SignedIn):
-                raise AssertionError(
-                    f"{name}'s sign-in ended with {type(done.value).__name__}, not SignedIn"
-                ) from None
-            return done.value, steps
-        send, error = None, None
+
+    def note(step: SignInStep) -> None:
         steps.append(step)
         if record is not None:
             record.append(step)
         if len(steps) > max_steps:
-            flow.close()
             raise AssertionError(
                 f"{name}'s sign-in yielded more than {max_steps} steps (last: {step!r}); "
                 "does it ask the same challenge forever?"
             )
-        if isinstance(step, ServiceCall):
-            try:
-                send = provider.perform(step)
-            except AuthError as exc:
-                error = exc
-        elif isinstance(step, Prompt):
-            if answer_prompt is None:
-                flow.close()
-                raise AssertionError(
-                    f"{name}'s sign-in asked for the challenge {step.challenge!r} and the "
-                    "test gave no answer_prompt to answer it"
-                )
-            send = answer_prompt(step)
-            if not isinstance(send, Answer):
-                flow.close()
-                raise TypeError(
-                    f"answer_prompt must return an fsm_auth.signin.Answer for the challenge "
-                    f"{step.challenge!r}, not {type(send).__name__}"
-                )
-        else:
+
+    flow = provider.sign_in(request)
+    reply: Answer | None = None
+    while True:
+        outcome = run_until_prompt(flow, reply, provider.perform, before_call=note)
+        if isinstance(outcome, SignedIn):
+            return outcome, steps
+        try:
+            note(outcome)
+        except AssertionError:
+            flow.close()
+            raise
+        if answer_prompt is None:
             flow.close()
             raise AssertionError(
-                f"{name}'s sign-in yielded {type(step).__name__}, not a ServiceCall or a Prompt"
+                f"{name}'s sign-in asked for the challenge {outcome.challenge!r} and the "
+                "test gave no answer_prompt to answer it"
+            )
+        reply = answer_prompt(outcome)
+        if not isinstance(reply, Answer):
+            flow.close()
+            raise TypeError(
+                f"answer_prompt must return an fsm_auth.signin.Answer for the challenge "
+                f"{outcome.challenge!r}, not {type(reply).__name__}"
             )

@@ -18,7 +18,7 @@ from _pytest.outcomes import Failed
 
 from fsm_auth.config import load_config
 from fsm_auth.emulator import Emulator, FakeClock, Provisioned
-from fsm_auth.errors import NetworkError, NotAuthorizedError, SpecError
+from fsm_auth.errors import NetworkError, NotAuthorizedError, ProviderError, SpecError
 from fsm_auth.plugins import default_registry
 from fsm_auth.provider import ProviderContext, RawTokens
 from fsm_auth.signin import Answer, Prompt, ServiceCall, SignedIn, SignInFlow, SignInRequest
@@ -453,7 +453,7 @@ def test_drive_sign_in_refuses_a_flow_that_ends_without_signed_in(
             yield
 
     provider = Empty(make_builtin())
-    with pytest.raises(AssertionError, match="NoneType, not SignedIn"):
+    with pytest.raises(ProviderError, match="NoneType, not SignedIn"):
         drive_sign_in(provider, sign_in_request(provider, "ann", PASSWORD))  # type: ignore[arg-type]
 
 
