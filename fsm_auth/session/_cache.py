@@ -264,7 +264,8 @@ class RefreshingCache(Generic[T]):
                 target=self._run_warm, name=f"fsm-auth-{self._name}-warm", daemon=True
             )
             self._threads.add(thread)
-        thread.start()
+            # Started under the lock: a close() now sees a started thread it can join.
+            thread.start()
 
     def _run_warm(self) -> None:
         try:

@@ -209,13 +209,11 @@ class SessionMachine:
 
     # -- sign-in and sign-out -----------------------------------------------------------
 
-    def commit_sign_in(
-        self, tokens: Tokens, keys: Mapping[str, Any] | None, epoch: int, *, trigger: str = ""
-    ) -> bool:
+    def commit_sign_in(self, tokens: Tokens, keys: Mapping[str, Any] | None, epoch: int) -> bool:
         """Commit a user-pool session; False when a sign-out since ``epoch`` refuses it."""
         user = UserPoolSession(username=tokens.username or "", tokens=tokens, keys=keys)
         return self.engine.fire(
-            trigger or "user_pool_signed_in",
+            "user_pool_signed_in",
             update=lambda record: record.signed_in(user),
             epoch=epoch,
         )
@@ -472,7 +470,10 @@ class SessionMachine:
     # -- persistence --------------------------------------------------------------------
 
     def save(self) -> None:
-        """Save the current record (under the store's cross-process lock)."""
+        """Save the current record (under the store's cross-process lock). A closed session
+        writes nothing: a late answer must not overwrite what another client saved since."""
+        if self._closed:
+            return
         try:
             with self._store.lock():
                 self._store.save(to_document(self.record, now=self._clock()))
