@@ -52,13 +52,49 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(sys.stdout)
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port number, 0 (any free port) to 65535."""
+    try:
+        port = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{port} is not a port number (0 to 65535; 0 picks a free port)"
+        )
+    return port
+
+
+def _output_file(text: str) -> Path:
+    """An argparse type: a file that can be created, in an existing directory."""
+    path = Path(text)
+    if not text or path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory, not a file name")
+    parent = path.parent
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"the directory {str(parent)!r} does not exist")
+    return path
+
+
 def _dev_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=4566, help="port on 127.0.0.1 (default 4566)")
+    parser.add_argument(
+        "--port",
+        type=_port,
+        default=4566,
+        help="port on 127.0.0.1, 0 to 65535 (default 4566; 0 picks a free port)",
+    )
     parser.add_argument(
         "--config-out",
-        type=Path,
+        type=_output_file,
         default=Path("awsconfiguration.json"),
         help="where to write the awsconfiguration.json (default ./awsconfiguration.json)",
+    )
+    parser.add_argument(
+        "--mfa",
+        type=str.lower,
+        choices=("off", "optional", "on"),
+        default="off",
+        help="the user pool's MFA: off (default), optional or on (TOTP, or SMS with a phone)",
     )
 
 
@@ -68,7 +104,7 @@ def _dev(args: argparse.Namespace) -> int:
     except ImportError:
         print("fsm-auth dev needs the emulator: pip install 'fsm-auth[emulator]'", file=sys.stderr)
         return 2
-    return run_dev(args.port, args.config_out, sys.stdout)
+    return run_dev(args.port, args.config_out, sys.stdout, mfa=args.mfa.upper())
 
 
 def _credentials_arguments(parser: argparse.ArgumentParser) -> None:
@@ -118,14 +154,28 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``fsm-auth`` with ``argv`` (default: the process arguments); returns the exit code."""
+    """Run ``fsm-auth`` with ``argv`` (default: the process arguments); returns the exit code.
+
+    A malformed argument exits 2 with argparse's usage line; an error while running exits 1
+    with one line on stderr (``fsm-auth COMMAND: error: ...``), never a traceback.
+    """
     args = _parser().parse_args(argv)
     run: _Run = args.run
     try:
         return run(args)
     except AuthError as exc:
-        print(f"fsm-auth {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        # AuthError texts are scrubbed of secrets; one line for a terminal or a log.
+        return _fail(args.command, str(exc))
+    except OSError as exc:
+        # The file system or the network refused (a port in use, a file not writable): the
+        # arguments were well formed, the environment said no.
+        where = f": {exc.filename}" if exc.filename else ""
+        return _fail(args.command, f"{exc.strerror or exc}{where}")
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"fsm-auth {command}: error: {' '.join(message.split())}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from fsm_auth.errors import (
     SignInCancelledError,
 )
 from fsm_auth.plugins import PluginRegistry, Providers, default_registry
-from fsm_auth.provider import ProviderContext, UserPoolProvider
+from fsm_auth.provider import ProviderContext, UserPoolProvider, as_server_clock
 from fsm_auth.session import (
     FederatedSession,
     FileSessionStore,
@@ -44,6 +44,7 @@ from fsm_auth.values import (
     ForgotPasswordResult,
     IdentityProvider,
     SignInResult,
+    SignOutResult,
     SignUpResult,
     Tokens,
     UserState,
@@ -81,7 +82,10 @@ class AuthClient:
         plugins: PluginRegistry | None = None,
     ) -> None:
         self.config = config
-        self._clock = clock or time.time
+        # The service's time (the local clock plus the offset learnt from fresh tokens' iat):
+        # one owner, shared by the providers, the caches and botocore, so that every expiry
+        # and refresh decision about tokens and credentials is made in the service's time.
+        self._clock = as_server_clock(clock or time.time)
         self._min_validity = min_validity
         registry = plugins or default_registry()
         context = ProviderContext(config, self._clock, retry or RetryPolicy(), registry)
@@ -109,6 +113,7 @@ class AuthClient:
         min_validity: float = 30.0,
         retry: RetryPolicy | None = None,
         plugins: PluginRegistry | None = None,
+        allow_insecure_endpoint: bool = False,
     ) -> AuthClient:
         """Build a client from an ``awsconfiguration.json``, ``amplifyconfiguration.json`` or
         ``amplify_outputs.json`` (a path or a parsed mapping).
@@ -119,10 +124,16 @@ class AuthClient:
         ``min_validity``: no token or credential is handed out with fewer seconds left.
         ``retry``: timeouts and bounded retries of throttled or failed (5xx) calls.
         ``plugins``: where providers are found (default: the entry points).
+        ``allow_insecure_endpoint``: accept a plain ``http://`` endpoint (in the file or
+        ``endpoint_url``) to a host that is not loopback, with a warning logged once; without
+        it such an endpoint raises ``ConfigError`` (loopback, as a local emulator, is always
+        accepted). An endpoint with credentials in it is always refused.
         """
         if not min_validity >= 0:
             raise InvalidParameterError("min_validity must be a number of seconds >= 0")
-        config = load_config(source, endpoint_url=endpoint_url)
+        config = load_config(
+            source, endpoint_url=endpoint_url, allow_insecure_endpoint=allow_insecure_endpoint
+        )
         if store is None:
             store = FileSessionStore(storage_dir, config_key=config.config_key)
         return cls(
@@ -291,25 +302,59 @@ class AuthClient:
             challenge_response, user_attributes=user_attributes, client_metadata=client_metadata
         )
 
-    def sign_out(self, *, global_sign_out: bool = False, invalidate_tokens: bool = True) -> None:
+    def sign_out(
+        self, *, global_sign_out: bool = False, invalidate_tokens: bool = True
+    ) -> SignOutResult:
         """End the local session (always) and move to ``SIGNED_OUT``, or ``GUEST`` when guest
         access is known to be on. A sign-in in flight is abandoned.
 
-        ``global_sign_out`` also signs the user out of every device; ``invalidate_tokens``
-        revokes this session's refresh token. A failed server call is logged, not raised.
+        ``global_sign_out`` also ends the user's sessions on every device (GlobalSignOut, which
+        revokes every refresh token of the user); ``invalidate_tokens`` revokes this session's
+        refresh token (RevokeToken; also tried when the global sign-out failed). A server call
+        that fails never stops the local sign-out: it is logged as a warning and reported in
+        the result, whose ``complete`` is then False and whose ``global_sign_out_error`` /
+        ``revoke_error`` say what did not happen, so the caller can tell that a refresh token
+        may still be valid at the server. Nothing asked of the server: ``complete`` is True.
         """
         self._open()
         self._session.initialize()
         user = self._session.record.user
-        if isinstance(user, UserPoolSession) and (global_sign_out or invalidate_tokens):
-            try:
-                if global_sign_out:
-                    self._user_pool().global_sign_out(self._fresh_access_token(user.tokens))
-                elif user.tokens.refresh_token:
-                    self._user_pool().revoke_token(user.tokens.refresh_token)
-            except AuthError as exc:
-                logger.warning("Signed out locally; the server-side sign-out failed: %s", exc)
+        global_error: AuthError | None = None
+        revoke_error: AuthError | None = None
+        if isinstance(user, UserPoolSession):
+            tokens = user.tokens
+            if global_sign_out:
+                global_error = self._server_sign_out(
+                    "the global sign-out failed",
+                    lambda: self._user_pool().global_sign_out(self._fresh_access_token(tokens)),
+                )
+            # A global sign-out that happened revoked this refresh token with the others.
+            refresh_token = tokens.refresh_token
+            if (
+                invalidate_tokens
+                and refresh_token
+                and (not global_sign_out or global_error is not None)
+            ):
+                revoke_error = self._server_sign_out(
+                    "this session's refresh token was not revoked",
+                    lambda: self._user_pool().revoke_token(refresh_token),
+                )
         self._session.sign_out()
+        return SignOutResult(
+            complete=global_error is None and revoke_error is None,
+            global_sign_out_error=global_error,
+            revoke_error=revoke_error,
+        )
+
+    @staticmethod
+    def _server_sign_out(what: str, call: Callable[[], None]) -> AuthError | None:
+        """Run one server-side step of a sign-out; its error, logged, instead of raised."""
+        try:
+            call()
+        except AuthError as exc:
+            logger.warning("Signing out locally; %s at the server: %s", what, exc)
+            return exc
+        return None
 
     def federated_sign_in(
         self,

@@ -18,8 +18,10 @@ Only the standard library and ``attrs`` are imported here, so ``import fsm_auth`
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import threading
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NoReturn
@@ -45,16 +47,32 @@ DEFAULT_PROVIDERS: Mapping[str, str] = MappingProxyType(
 )
 """Role → provider entry-point name (group ``fsm_auth.providers``) when the config names none."""
 
+_log = logging.getLogger("fsm_auth.config")
+
 _FORMATS = (
     "awsconfiguration.json (CognitoUserPool / CredentialsProvider sections), "
     "amplifyconfiguration.json (auth.plugins.awsCognitoAuthPlugin), "
     "Gen 2 amplify_outputs.json (auth.user_pool_id, auth.aws_region, ...)"
 )
-# Light shape checks: enough to catch a swapped or truncated value, not a full grammar.
-_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
-_USER_POOL_ID = re.compile(r"^(?P<region>[a-z0-9-]+)_[0-9A-Za-z]+$")
-_IDENTITY_POOL_ID = re.compile(r"^(?P<region>[a-z0-9-]+):[0-9a-fA-F-]+$")
-_HOST = re.compile(r"^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$")
+# Light shape checks: enough to catch a swapped or truncated value, not a full grammar. Each
+# matches the whole string: anchored by match() at the start and by \Z at the very end (`$`
+# also matches before a final newline: a pool id ending in one would pass and fail every
+# sign-in with a misleading issuer error).
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+\Z")
+_USER_POOL_ID = re.compile(r"(?P<region>[a-z0-9-]+)_[0-9A-Za-z]+\Z")
+_IDENTITY_POOL_ID = re.compile(r"(?P<region>[a-z0-9-]+):[0-9a-fA-F-]+\Z")
+# Cognito's ClientIdType: [\w+]+, at most 128 characters.
+_APP_CLIENT_ID = re.compile(r"[\w+]{1,128}\Z", re.ASCII)
+_HOST = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?\Z")
+
+
+# Bounds on a configuration document. Real ones are a few levels deep and a few KiB; the bounds
+# keep a hostile file from ending in RecursionError, ValueError or a read without end.
+_MAX_DEPTH = 32
+_MAX_BYTES = 16 * 1024 * 1024
+# CPython's default int-string limit (sys.get_int_max_str_digits), applied whatever the
+# interpreter's setting: longer numbers take quadratic time to convert.
+_MAX_DIGITS = 4300
 
 
 def _secret_repr(value: str | None) -> str:
@@ -81,8 +99,17 @@ class UserPoolConfig:
 
     @property
     def issuer(self) -> str:
-        """The ``iss`` of this pool's tokens (always the AWS form, even against an emulator)."""
+        """The AWS ``iss`` of this pool's tokens (also the identity pool's ``Logins`` key)."""
         return f"https://cognito-idp.{self.region}.amazonaws.com/{self.pool_id}"
+
+    @property
+    def issuers(self) -> tuple[str, ...]:
+        """Every ``iss`` accepted for this pool's tokens: the AWS form and, with an endpoint
+        configured, also ``<endpoint>/<pool id>``, what local Cognitos (cognito-local,
+        LocalStack) issue; the keys come from that same endpoint, so it vouches for both."""
+        if self.endpoint is None:
+            return (self.issuer,)
+        return (self.issuer, f"{self.endpoint.rstrip('/')}/{self.pool_id}")
 
 
 @attrs.frozen
@@ -125,9 +152,15 @@ class AuthConfig:
         digest = hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode())
         return digest.hexdigest()[:32]
 
-    def with_endpoint(self, url: str) -> AuthConfig:
-        """Return a copy with every Cognito endpoint overridden by ``url`` (URL or bare host)."""
-        endpoint = _normalize_endpoint(url, "<endpoint_url>", "endpoint_url")
+    def with_endpoint(self, url: str, *, allow_insecure_endpoint: bool = False) -> AuthConfig:
+        """Return a copy with every Cognito endpoint overridden by ``url`` (URL or bare host).
+
+        The same checks as an ``Endpoint`` in a file apply (see :func:`load_config`), with the
+        same ``allow_insecure_endpoint`` opt-in.
+        """
+        endpoint = _normalize_endpoint(
+            url, "<endpoint_url>", "endpoint_url", allow_insecure=allow_insecure_endpoint
+        )
         return attrs.evolve(
             self,
             user_pool=attrs.evolve(self.user_pool, endpoint=endpoint) if self.user_pool else None,
@@ -138,11 +171,23 @@ class AuthConfig:
 
 
 def load_config(
-    source: str | os.PathLike[str] | Mapping[str, Any], *, endpoint_url: str | None = None
+    source: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    endpoint_url: str | None = None,
+    allow_insecure_endpoint: bool = False,
 ) -> AuthConfig:
     """Load a configuration from a JSON file path or an already-parsed mapping.
 
-    ``endpoint_url`` overrides every endpoint the config names. Raises ``ConfigError``.
+    ``endpoint_url`` overrides every endpoint the config names. An endpoint (``Endpoint`` in
+    the file, or ``endpoint_url``) is an ``https://`` URL or a bare host (meaning https); one
+    with credentials in it (``http://user:password@host``) is refused, and so is a plain
+    ``http://`` URL to a host that is not loopback (``localhost``, ``127.0.0.0/8``, ``::1``:
+    a local emulator), because tokens and passwords would cross the network unencrypted,
+    unless ``allow_insecure_endpoint=True`` accepts it; a warning is then logged once per
+    endpoint.
+
+    A document nested more than 32 levels deep, a file over 16 MiB, or a number of more than
+    4300 digits is refused. Raises ``ConfigError``.
     """
     if isinstance(source, Mapping):
         name, document = "<mapping>", source
@@ -151,8 +196,16 @@ def load_config(
         document = _read_json(name)
     else:
         raise ConfigError(f"cannot load a configuration from a {type(source).__name__}")
-    config = _parse(_Reader(name), document)
-    return config.with_endpoint(endpoint_url) if endpoint_url is not None else config
+    _check_depth(name, document)
+    reader = _Reader(
+        name,
+        endpoint_override=endpoint_url is not None,
+        allow_insecure_endpoint=allow_insecure_endpoint,
+    )
+    config = _parse(reader, document)
+    if endpoint_url is None:
+        return config
+    return config.with_endpoint(endpoint_url, allow_insecure_endpoint=allow_insecure_endpoint)
 
 
 def _read_json(name: str) -> Any:
@@ -160,17 +213,56 @@ def _read_json(name: str) -> Any:
 
     try:
         with open(name, encoding="utf-8") as stream:
-            text = stream.read()
+            # One character more than the bound: enough to know the file is too large.
+            text = stream.read(_MAX_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"{name}: cannot read the file: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{name}: the file is not UTF-8 text") from None
+    if len(text) > _MAX_BYTES:
+        raise ConfigError(f"{name}: the file is larger than {_MAX_BYTES // 2**20} MiB")
+
+    def parse_int(digits: str) -> int:
+        # Without this, int() raises a bare ValueError (Python's int-string limit).
+        if len(digits.lstrip("-")) > _MAX_DIGITS:
+            raise ConfigError(
+                f"{name}: malformed JSON: a number of {len(digits.lstrip('-'))} digits "
+                f"(at most {_MAX_DIGITS})"
+            )
+        return int(digits)
+
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=parse_int)
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"{name}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from None
+    except RecursionError:
+        # The C decoder recurses per level and stops at the interpreter's recursion limit.
+        raise ConfigError(
+            f"{name}: malformed JSON: nested more than {_MAX_DEPTH} levels deep"
+        ) from None
+
+
+def _check_depth(source: str, document: Any) -> None:
+    """Refuse a document nested more than ``_MAX_DEPTH`` levels (or with a cycle, for a
+    mapping built in Python), before anything recurses into it."""
+    stack: list[tuple[Any, int, str]] = [(document, 0, "")]
+    while stack:
+        value, depth, path = stack.pop()
+        if isinstance(value, Mapping):
+            children: Any = ((str(k), v) for k, v in value.items())
+        elif isinstance(value, (list, tuple)):
+            children = ((f"[{i}]", v) for i, v in enumerate(value))
+        else:
+            continue
+        if depth >= _MAX_DEPTH:
+            where = f"{path}: " if path else ""
+            raise ConfigError(f"{source}: {where}nested more than {_MAX_DEPTH} levels deep")
+        for key, child in children:
+            # The path names the first levels only: enough to find the place in the file.
+            child_path = path if depth >= 4 else (path + key if key[0] == "[" else _join(path, key))
+            stack.append((child, depth + 1, child_path))
 
 
 @attrs.frozen
@@ -178,10 +270,26 @@ class _Reader:
     """Typed access to a JSON document whose errors name the file and the key path."""
 
     source: str
+    # ``load_config(..., allow_insecure_endpoint=True)``: plain http to a host that is not
+    # loopback is accepted (with a warning) instead of refused.
+    allow_insecure_endpoint: bool = attrs.field(default=False, kw_only=True)
+    # An endpoint given outside the document (``endpoint_url=``): pool ids then need not
+    # start with the configured region, as with an ``Endpoint`` in the document.
+    endpoint_override: bool = False
 
     def fail(self, path: str, problem: str) -> NoReturn:
         where = f"{self.source}: {path}: " if path else f"{self.source}: "
         raise ConfigError(where + problem)
+
+    def endpoint(self, endpoint: str | None, path: str) -> str | None:
+        """The section's ``Endpoint``, checked and normalized (see :func:`_normalize_endpoint`)."""
+        return _normalize_endpoint(
+            endpoint,
+            self.source,
+            _join(path, "Endpoint"),
+            allow_insecure=self.allow_insecure_endpoint,
+            replaced=self.endpoint_override,
+        )
 
     def section(self, obj: Mapping[str, Any], path: str, key: str) -> Mapping[str, Any]:
         value = self.get(obj, path, key, Mapping, "an object")
@@ -315,6 +423,7 @@ def _parse_gen2(reader: _Reader, auth: Mapping[str, Any]) -> AuthConfig:
         endpoint=None,
         region_key="aws_region",
         id_key="user_pool_id",
+        client_key="user_pool_client_id",
     )
     identity_pool = None
     identity_id = reader.optional_text(auth, path, "identity_pool_id")
@@ -373,6 +482,7 @@ def _user_pool(
     endpoint: str | None,
     region_key: str = "Region",
     id_key: str = "PoolId",
+    client_key: str = "AppClientId",
 ) -> UserPoolConfig:
     _check_region(reader, path, region_key, region)
     match = _USER_POOL_ID.match(pool_id)
@@ -381,13 +491,19 @@ def _user_pool(
             _join(path, id_key),
             "not a user pool id (expected region_id, e.g. us-east-1_AbC123)",
         )
-    _check_same_region(reader, path, id_key, region_key, match["region"], region)
+    if endpoint is None and not reader.endpoint_override:
+        _check_same_region(reader, path, id_key, region_key, match["region"], region)
+    if _APP_CLIENT_ID.match(client_id) is None:
+        reader.fail(
+            _join(path, client_key),
+            "not an app client id (letters, digits, '_' and '+', at most 128)",
+        )
     return UserPoolConfig(
         pool_id=pool_id,
         app_client_id=client_id,
         app_client_secret=secret,
         region=region,
-        endpoint=_normalize_endpoint(endpoint, reader.source, _join(path, "Endpoint")),
+        endpoint=reader.endpoint(endpoint, path),
     )
 
 
@@ -409,11 +525,12 @@ def _identity_pool(
             _join(path, id_key),
             "not an identity pool id (expected region:uuid, e.g. us-east-1:0b7a6c1e-...)",
         )
-    _check_same_region(reader, path, id_key, region_key, match["region"], region)
+    if endpoint is None and not reader.endpoint_override:
+        _check_same_region(reader, path, id_key, region_key, match["region"], region)
     return IdentityPoolConfig(
         pool_id=pool_id,
         region=region,
-        endpoint=_normalize_endpoint(endpoint, reader.source, _join(path, "Endpoint")),
+        endpoint=reader.endpoint(endpoint, path),
         unauthenticated_identities_enabled=guest,
     )
 
@@ -429,7 +546,8 @@ def _check_same_region(
     if id_region != region:
         reader.fail(
             _join(path, id_key),
-            f"the pool id is in region {id_region!r} but {_join(path, region_key)} is {region!r}",
+            f"the pool id is in region {id_region!r} but {_join(path, region_key)} is "
+            f"{region!r} (ids of a local Cognito, such as local_AbC123, need an Endpoint)",
         )
 
 
@@ -455,11 +573,29 @@ def _provider_overrides(
     return {role: reader.text(overrides, where, role) for role in overrides}
 
 
-def _normalize_endpoint(endpoint: str | None, source: str, where: str) -> str | None:
-    """A full ``http(s)://`` URL, or a bare host (``[:port]``) meaning ``https://``."""
+def _normalize_endpoint(
+    endpoint: str | None,
+    source: str,
+    where: str,
+    *,
+    allow_insecure: bool = False,
+    replaced: bool = False,
+) -> str | None:
+    """A full ``http(s)://`` URL, or a bare host (``[:port]``) meaning ``https://``.
+
+    Plain http to a host that is not loopback is refused unless ``allow_insecure`` (then
+    warned about once), or ignored when the endpoint is ``replaced`` by ``endpoint_url`` and
+    never used. No message repeats the value: a refused endpoint may carry a password.
+    """
     if endpoint is None:
         return None
     value = endpoint.strip().rstrip("/")
+    if "@" in value.split("/", 3)[2 if "://" in value else 0]:
+        # user:password@host would end up in error messages, the config's repr and logs.
+        raise ConfigError(
+            f"{source}: {where}: an endpoint must not carry credentials (user:password@); "
+            f"the value is not shown"
+        )
     if "://" not in value:
         if not _HOST.match(value):
             raise ConfigError(f"{source}: {where}: neither an http(s) URL nor a host name")
@@ -475,4 +611,44 @@ def _normalize_endpoint(endpoint: str | None, source: str, where: str) -> str | 
         raise ConfigError(f"{source}: {where}: not an http(s) URL with a host name")
     if parts.query or parts.fragment:
         raise ConfigError(f"{source}: {where}: an endpoint URL takes no query or fragment")
+    if parts.scheme == "http" and not replaced and not _is_loopback(parts.hostname):
+        if not allow_insecure:
+            raise ConfigError(
+                f"{source}: {where}: plain http:// to {parts.hostname!r}, which is not a "
+                f"loopback address: passwords and tokens would cross the network unencrypted; "
+                f"use https://, or pass allow_insecure_endpoint=True to accept it"
+            )
+        _warn_insecure(value)
     return value
+
+
+def _is_loopback(host: str) -> bool:
+    """``localhost`` or an address in 127.0.0.0/8 or ``::1`` (IPv4-mapped too); no DNS."""
+    import ipaddress
+
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a name other than localhost: it may resolve anywhere
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+_warned_insecure: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def _warn_insecure(url: str) -> None:
+    """Say once per endpoint (per process) that it is used without TLS, as the caller allowed."""
+    with _warned_lock:
+        if url in _warned_insecure:
+            return
+        _warned_insecure.add(url)
+    _log.warning(
+        "Cognito endpoint %s uses plain http to a host that is not loopback "
+        "(allow_insecure_endpoint=True): passwords and tokens cross the network unencrypted",
+        url,
+    )

@@ -112,7 +112,8 @@ def run_demo(out: TextIO) -> int:
 
         say("\n9. Back online: sign out (revoking the refresh token)")
         emulator.start()
-        restarted.sign_out()
+        signed_out = restarted.sign_out()
+        say(f"    sign_out() -> {signed_out!r}")
         say(f"    final state {restarted.current_user_state.value}")
         restarted.close()
     say("\nDemo finished.")

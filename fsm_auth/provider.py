@@ -13,6 +13,9 @@ the built-ins are ``userpool``, ``federated`` and ``guest``.
 
 from __future__ import annotations
 
+import math
+import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -33,12 +36,90 @@ if TYPE_CHECKING:
     from fsm_auth.transport import RetryPolicy, ServiceTransport
 
 __all__ = [
+    "DEFAULT_CLOCK_TOLERANCE",
     "IdentityPoolProvider",
     "ProviderContext",
     "ProviderFactory",
     "RawTokens",
+    "ServerClock",
     "UserPoolProvider",
+    "as_server_clock",
 ]
+
+DEFAULT_CLOCK_TOLERANCE = 6 * 3600.0
+"""The largest offset, in seconds, between the service's clock and ours that is corrected
+(either way); a token issued further ahead of our clock is refused."""
+
+# iat has a resolution of one second and the answer spends time on the wire: an estimate this
+# close to zero is noise, and a clock that is right stays uncorrected.
+_OFFSET_NOISE = 2.0
+
+
+class ServerClock:
+    """The identity service's time as this process estimates it: the local clock plus an offset.
+
+    What the service issues expires in its own time (a token's ``exp``, the ``Expiration`` of
+    AWS credentials), so every expiry and refresh decision about them reads this clock. The
+    offset is learnt as Amplify does, from tokens the service has just issued: ``iat`` minus
+    the local time at which they arrived (:meth:`observe`). Each observation replaces the last
+    (a device clock that NTP corrects is followed); one within 2 s of zero means no offset, and
+    one beyond ``tolerance`` is not applied (the verifier refuses tokens issued that far ahead
+    of our clock). Calling the object returns the corrected time in epoch seconds, so it fits
+    wherever a ``clock`` callable is taken. Thread-safe: the offset is one float, replaced
+    whole.
+    """
+
+    __slots__ = ("_local", "_lock", "_offset", "_tolerance")
+
+    def __init__(
+        self,
+        local: Callable[[], float] = time.time,
+        *,
+        tolerance: float = DEFAULT_CLOCK_TOLERANCE,
+    ) -> None:
+        if not (isinstance(tolerance, (int, float)) and math.isfinite(tolerance)) or tolerance < 0:
+            raise ValueError("tolerance must be a finite number of seconds >= 0")
+        self._local = local
+        self._tolerance = float(tolerance)
+        self._offset = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self._local() + self._offset
+
+    def __repr__(self) -> str:
+        return f"ServerClock(offset={self._offset:+.0f} s, tolerance={self._tolerance:.0f} s)"
+
+    @property
+    def local(self) -> Callable[[], float]:
+        """The local clock (epoch seconds), uncorrected."""
+        return self._local
+
+    @property
+    def offset(self) -> float:
+        """Seconds the service's clock is estimated to be ahead of ours (negative: behind)."""
+        return self._offset
+
+    @property
+    def tolerance(self) -> float:
+        """The largest offset, in seconds, that is applied (either way)."""
+        return self._tolerance
+
+    def observe(self, issued_at: float, received_at: float) -> bool:
+        """Learn the offset from a token the service issued at ``issued_at`` (its ``iat``,
+        service time) that arrived at ``received_at`` (local time). Returns False, and keeps
+        the current offset, when the estimate is beyond the tolerance."""
+        estimate = issued_at - received_at
+        if not math.isfinite(estimate) or abs(estimate) > self._tolerance:
+            return False
+        with self._lock:
+            self._offset = 0.0 if abs(estimate) <= _OFFSET_NOISE else estimate
+        return True
+
+
+def as_server_clock(clock: Callable[[], float]) -> ServerClock:
+    """``clock`` itself if it is a :class:`ServerClock`, else a new one reading it."""
+    return clock if isinstance(clock, ServerClock) else ServerClock(clock)
 
 
 @attrs.frozen(repr=False)
@@ -57,10 +138,16 @@ class RawTokens:
 class ProviderContext:
     """What a provider is built with: the configuration, the clock, service transports, and
     the registry the client found it in (so a provider that wraps another builds it from the
-    same registry)."""
+    same registry).
+
+    ``clock`` is the service's time, a :class:`ServerClock` (a plain callable given here is
+    wrapped in one): judge what the service issued by it, and tell it the ``iat`` of tokens
+    the service has just issued (:meth:`ServerClock.observe`) so that a device whose clock is
+    off still judges expiry right.
+    """
 
     config: AuthConfig
-    clock: Callable[[], float]
+    clock: ServerClock = attrs.field(converter=as_server_clock)
     retry: RetryPolicy
     plugins: PluginRegistry | None = None
 

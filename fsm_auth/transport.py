@@ -165,6 +165,7 @@ class ServiceTransport:
             HTTPClientError,
             ParamValidationError,
         )
+        from botocore.parsers import ResponseParserError
 
         method = getattr(self.client, operation)
         attempt = 0
@@ -180,6 +181,21 @@ class ServiceTransport:
                 raise _network_error(self.service, operation, exc) from None
             except ParamValidationError as exc:
                 raise InvalidParameterError(redact(str(exc), *secrets)) from None
+            except (
+                ResponseParserError,
+                AttributeError,
+                TypeError,
+                ValueError,
+                KeyError,
+                RecursionError,
+            ) as exc:
+                # botocore parses the answer against the service model and raises whatever
+                # Python raises when the document has another shape ('str' object has no
+                # attribute 'get', ...) or is nested too deeply for json.
+                malformed = _malformed_answer(self.service, operation, exc)
+                if malformed is None:
+                    raise
+                raise malformed from None
             finally:
                 _in_our_call.reset(marker)
             retryable = isinstance(error, (TooManyRequestsError, InternalServiceError))
@@ -211,6 +227,56 @@ def _map_client_error(exc: Any, secrets: tuple[str | None, ...]) -> ServiceError
             code=code or "InternalErrorException",
         )
     return service_error(code or None, message, *secrets)
+
+
+_JSON_KINDS = {
+    "structure": "an object",
+    "map": "an object",
+    "list": "an array",
+    "string": "a string",
+    "boolean": "a boolean",
+    "integer": "a number",
+    "long": "a number",
+    "float": "a number",
+    "double": "a number",
+    "timestamp": "a timestamp",
+    "blob": "base64 text",
+}
+
+
+def _malformed_answer(
+    service: str, operation: str, exc: BaseException
+) -> InvalidParameterError | None:
+    """The error for an answer botocore's parser could not read, naming the member's shape and
+    what it should have been (never the value: it may be a token); ``None`` when ``exc`` did
+    not come from the parser."""
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__") == "botocore.parsers":
+            frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    if not frames:
+        return None
+    if isinstance(exc, RecursionError):
+        problem = "its JSON is nested too deeply"
+    else:
+        # The innermost parser frame holds the shape that did not fit; the enclosing
+        # structure's loop variable names the member that carried it.
+        shape = frames[-1].f_locals.get("shape")
+        kind = _JSON_KINDS.get(getattr(shape, "type_name", ""), "of another type")
+        member = next(
+            (
+                f.f_locals["member_name"]
+                for f in reversed(frames[:-1])
+                if isinstance(f.f_locals.get("member_name"), str)
+            ),
+            None,
+        )
+        problem = f"{member or 'the answer'} should be {kind}"
+    return InvalidParameterError(
+        f"{service} answered {operation} with a malformed document: {problem}"
+    )
 
 
 def _network_error(service: str, operation: str, exc: BaseException) -> NetworkError:

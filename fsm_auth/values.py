@@ -14,6 +14,8 @@ from typing import Any
 
 import attrs
 
+from fsm_auth.errors import AuthError
+
 __all__ = [
     "AWSCredentials",
     "CodeDeliveryDetails",
@@ -21,6 +23,7 @@ __all__ = [
     "IdentityProvider",
     "SignInResult",
     "SignInState",
+    "SignOutResult",
     "SignUpResult",
     "Tokens",
     "UserState",
@@ -151,6 +154,49 @@ class SignInResult:
         )
 
     __str__ = __repr__
+
+
+@attrs.frozen(repr=False)
+class SignOutResult:
+    """The outcome of ``sign_out``: the local session always ends; the rest is reported.
+
+    ``complete`` is True when every server-side step that was asked for happened. Otherwise
+    the ``AuthError`` of each step that did not happen says why (as Amplify Swift's partial
+    sign-out result): ``global_sign_out_error`` (the user's other sessions may still be
+    signed in), ``revoke_error`` (this session's refresh token may still be valid at the
+    server until it expires), ``hosted_ui_error`` (the browser's hosted-UI session; always
+    ``None`` until fsm-auth has a hosted UI). Errors never carry a token, so the ``repr``
+    shows none either.
+    """
+
+    complete: bool
+    global_sign_out_error: AuthError | None = None
+    revoke_error: AuthError | None = None
+    hosted_ui_error: AuthError | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.complete != all(error is None for _, error in self._steps()):
+            raise ValueError("SignOutResult: complete must be True exactly when no step failed")
+
+    def _steps(self) -> tuple[tuple[str, AuthError | None], ...]:
+        return (
+            ("global_sign_out_error", self.global_sign_out_error),
+            ("revoke_error", self.revoke_error),
+            ("hosted_ui_error", self.hosted_ui_error),
+        )
+
+    def __repr__(self) -> str:
+        failed = [
+            f"{name}={_describe(error)}" for name, error in self._steps() if error is not None
+        ]
+        return f"SignOutResult({', '.join([f'complete={self.complete}', *failed])})"
+
+    __str__ = __repr__
+
+
+def _describe(error: AuthError) -> str:
+    # The class and the (scrubbed) message: enough to act on, nothing more.
+    return f"{type(error).__name__}({str(error)!r})"
 
 
 @attrs.frozen

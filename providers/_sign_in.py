@@ -72,15 +72,49 @@ def secret_hash(username: str, client_id: str, client_secret: str) -> str:
 
 
 def raw_tokens(result: Mapping[str, Any], refresh_token: str | None = None) -> RawTokens:
-    """The tokens of an ``AuthenticationResult`` (a refresh answer keeps the refresh token)."""
-    try:
-        return RawTokens(
-            id_token=str(result["IdToken"]),
-            access_token=str(result["AccessToken"]),
-            refresh_token=result.get("RefreshToken") or refresh_token,
+    """The tokens of an ``AuthenticationResult`` (a refresh answer keeps the refresh token).
+
+    Raises ``InvalidParameterError`` naming the member when the answer is not an object of
+    token strings (a confused or impostor server).
+    """
+    if not isinstance(result, Mapping):
+        raise InvalidParameterError(
+            "The service answered an incomplete set of tokens: its AuthenticationResult is not "
+            "an object"
         )
-    except (KeyError, TypeError):
-        raise InvalidParameterError("The service answered an incomplete set of tokens") from None
+    for key in ("IdToken", "AccessToken"):
+        if key not in result:
+            raise InvalidParameterError(
+                f"The service answered an incomplete set of tokens: no {key}"
+            )
+        if not isinstance(result[key], str) or not result[key]:
+            raise InvalidParameterError(f"The service's {key} is not a token string")
+    refresh = result.get("RefreshToken")
+    if refresh is not None and not isinstance(refresh, str):
+        raise InvalidParameterError("The service's RefreshToken is not a token string")
+    return RawTokens(
+        id_token=result["IdToken"],
+        access_token=result["AccessToken"],
+        refresh_token=refresh or refresh_token,
+    )
+
+
+def _document(answer: Any, operation: str) -> Mapping[str, Any]:
+    """The service's answer to ``operation``, which must be a JSON object."""
+    if not isinstance(answer, Mapping):
+        raise InvalidParameterError(f"The service's answer to {operation} is not an object")
+    return answer
+
+
+def _session(answer: Mapping[str, Any], current: str | None) -> str | None:
+    """The answer's ``Session`` (or ``current`` when it gives none); never sent back unless it
+    is a string."""
+    session = answer.get("Session")
+    if session is None:
+        return current
+    if not isinstance(session, str):
+        raise InvalidParameterError("The service's Session is not a string")
+    return session or current
 
 
 @attrs.define
@@ -138,10 +172,11 @@ def _associate_software_token(
     if "SECRET_CODE" in exchange.parameters:
         return
     answer = yield ServiceCall("associate_software_token", {"Session": exchange.session})
+    answer = _document(answer, "AssociateSoftwareToken")
     secret = answer.get("SecretCode")
     if not isinstance(secret, str) or not secret:
         raise InvalidParameterError("The service answered AssociateSoftwareToken without a secret")
-    exchange.session = answer.get("Session") or exchange.session
+    exchange.session = _session(answer, exchange.session)
     exchange.parameters["SECRET_CODE"] = secret
 
 
@@ -155,9 +190,10 @@ def _verify_software_token(
         {"Session": exchange.session, "UserCode": code, "FriendlyDeviceName": "fsm-auth"},
         (code,),
     )
+    verified = _document(verified, "VerifySoftwareToken")
     if verified.get("Status") not in (None, "SUCCESS"):
         raise CodeMismatchError("The code from the authenticator did not verify")
-    exchange.session = verified.get("Session") or exchange.session
+    exchange.session = _session(verified, exchange.session)
 
 
 STEPS: Mapping[str, _Step] = {
@@ -211,8 +247,16 @@ def cognito_sign_in(pool: UserPoolConfig, request: SignInRequest) -> SignInFlow:
         },
         (request.password,),
     )
+    operation = "InitiateAuth"
     while True:
+        answer = _document(answer, operation)
+        operation = "RespondToAuthChallenge"
         result = answer.get("AuthenticationResult")
+        if result is not None and not isinstance(result, Mapping):
+            raise InvalidParameterError(
+                "The service answered an incomplete set of tokens: its AuthenticationResult "
+                "is not an object"
+            )
         if result:
             return SignedIn(raw_tokens(result))
         challenge = _challenge_of(answer, exchange, request)
@@ -260,12 +304,22 @@ def _challenge_of(
         )
     parameters = answer.get("ChallengeParameters") or {}
     if not isinstance(parameters, Mapping):
-        raise InvalidParameterError("The service's challenge parameters are malformed")
+        raise InvalidParameterError(
+            "The service's challenge parameters are malformed: ChallengeParameters is not an object"
+        )
+    # Cognito's ChallengeParameters is a map of strings; anything else would be sent back as
+    # a user name or shown to the user as text it is not.
+    for key, value in parameters.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise InvalidParameterError(
+                "The service's challenge parameters are malformed: a value that is not a "
+                "string" + (f" ({key})" if isinstance(key, str) and key.isidentifier() else "")
+            )
     exchange.raw_parameters = parameters
     exchange.username = str(
         parameters.get("USER_ID_FOR_SRP") or parameters.get("USERNAME") or exchange.username
     )
-    exchange.session = answer.get("Session")
+    exchange.session = _session(answer, None)
     # A user challenge's parameters are for the user (a custom challenge's question, where a
     # code went, what to choose from); the session is never among them.
     exchange.parameters = {

@@ -3,11 +3,15 @@
 Every Cognito rule of the user pool lives here: the sign-in flow (``_sign_in``: USER_SRP_AUTH
 by default, the password never leaves the process), ``SECRET_HASH`` in every call that takes
 one, token verification (signature against the pool's JWKS, ``iss``, ``aud``/``client_id``,
-``token_use``, ``exp``), the refresh, and the identity pool's ``Logins`` key for the pool.
+``token_use``, ``iat``, ``exp``, judged by the service's clock as learnt from the ``iat`` of
+tokens just received), the refresh, and the identity pool's ``Logins`` key for the pool.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +41,10 @@ def _attribute_list(attributes: Mapping[str, str] | None) -> list[dict[str, str]
     return [{"Name": str(name), "Value": str(value)} for name, value in attributes.items()]
 
 
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
 class UserPoolProvider:
     """Cognito user pool operations for one app client."""
 
@@ -51,7 +59,13 @@ class UserPoolProvider:
         self._pool: UserPoolConfig = pool
         self._idp = context.transport("cognito-idp", pool.region, pool.endpoint)
         self._jwks = JWKSCache(jwks_url(pool))
-        self._verifier = TokenVerifier(pool, jwks=self._jwks, clock=context.clock)
+        self._clock = context.clock
+        self._verifier = TokenVerifier(pool, jwks=self._jwks, clock=self._clock)
+        # Tokens the service has just answered with, by a hash of the access token, and the
+        # local time they arrived: verify() learns the clock offset from those only (never
+        # from tokens read back from storage, whose iat is old). Bounded: a few in flight.
+        self._received: OrderedDict[bytes, float] = OrderedDict()
+        self._received_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"UserPoolProvider(pool_id={self._pool.pool_id!r})"
@@ -68,6 +82,22 @@ class UserPoolProvider:
 
     def _call(self, operation: str, params: Mapping[str, Any], *secrets: str | None) -> Any:
         return self._idp.call(operation, _clean(params), self._pool.app_client_secret, *secrets)
+
+    def _note_received(self, answer: Any) -> None:
+        """Remember when the tokens of an ``AuthenticationResult`` arrived (local time)."""
+        result = answer.get("AuthenticationResult") if isinstance(answer, Mapping) else None
+        token = result.get("AccessToken") if isinstance(result, Mapping) else None
+        if not isinstance(token, str):
+            return
+        arrived = self._clock.local()
+        with self._received_lock:
+            self._received[_digest(token)] = arrived
+            while len(self._received) > 8:
+                self._received.popitem(last=False)
+
+    def _arrival(self, access_token: str) -> float | None:
+        with self._received_lock:
+            return self._received.pop(_digest(access_token), None)
 
     # -- sign-up ---------------------------------------------------------------------------
 
@@ -129,6 +159,7 @@ class UserPoolProvider:
     def perform(self, call: ServiceCall) -> Mapping[str, Any]:
         """Send one request of a sign-in flow."""
         answer: Mapping[str, Any] = self._call(call.operation, call.params, *call.secrets)
+        self._note_received(answer)
         return answer
 
     def verify(
@@ -139,14 +170,19 @@ class UserPoolProvider:
         check_expiry: bool = True,
     ) -> Tokens:
         """Verify an id and access token pair against the pool's JWKS (``keys``: a saved
-        JWKS, so that a restore verifies without the network)."""
+        JWKS, so that a restore verifies without the network). Tokens this provider has just
+        received from the service also set the service clock's offset from their ``iat``."""
         if keys is not None:
             try:
                 self._jwks.load(keys)
             except ValueError as exc:
                 raise InvalidParameterError(f"The saved JWKS is unusable: {exc}") from None
         return self._verifier.verify_tokens(
-            raw.id_token, raw.access_token, raw.refresh_token, check_expiry=check_expiry
+            raw.id_token,
+            raw.access_token,
+            raw.refresh_token,
+            check_expiry=check_expiry,
+            received_at=self._arrival(raw.access_token),
         )
 
     def keys(self) -> Mapping[str, Any] | None:
@@ -169,6 +205,7 @@ class UserPoolProvider:
         result = answer.get("AuthenticationResult")
         if not result:
             raise InvalidParameterError("The refresh answered without tokens")
+        self._note_received(answer)
         return raw_tokens(result, tokens.refresh_token)
 
     def logins(self, tokens: Tokens) -> Mapping[str, str]:

@@ -11,8 +11,16 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
+from ._provision import MfaMode
 from ._records import SentCode
 from ._server import Emulator
+
+# What the banner says about each MFA setting of the pool.
+_MFA_BANNER: dict[str, str] = {
+    "OFF": "off",
+    "OPTIONAL": "optional (TOTP, or SMS to a user's phone_number)",
+    "ON": "on (TOTP, or SMS to a user's phone_number; set up at the first sign-in)",
+}
 
 
 def _print_code(out: TextIO, lock: threading.Lock) -> Callable[[SentCode], None]:
@@ -26,13 +34,27 @@ def _print_code(out: TextIO, lock: threading.Lock) -> Callable[[SentCode], None]
     return on_code
 
 
-def run_dev(port: int = 0, config_out: Path | None = None, out: TextIO | None = None) -> int:
+def run_dev(
+    port: int = 0,
+    config_out: Path | None = None,
+    out: TextIO | None = None,
+    *,
+    mfa: MfaMode = "OFF",
+) -> int:
     """Serve the emulator on loopback until interrupted; returns the exit status (0).
 
-    Provisions a user pool, app client, identity pool and bucket, writes the
-    ``awsconfiguration.json`` to ``config_out`` (or prints it when ``None``), prints the
-    endpoint and ids, then every code the service would have sent, as it is issued.
+    Provisions a user pool (MFA ``mfa``: ``"OFF"``, ``"OPTIONAL"`` or ``"ON"``, with TOTP and
+    SMS), app client, identity pool and bucket, writes the ``awsconfiguration.json`` to
+    ``config_out`` (or prints it when ``None``), prints the endpoint, ids and settings, then
+    every code the service would have sent, as it is issued. An unknown ``mfa``, or a
+    ``port`` outside 0 (any free port) to 65535, raises ``ValueError``.
     """
+    # Checked here, not left to the socket: bind() raises OverflowError for a negative port
+    # and the server silently wraps one above 65535 (70000 listened on 4464).
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"port must be an integer from 0 to 65535, not {port!r}")
+    if mfa not in _MFA_BANNER:
+        raise ValueError(f"mfa must be one of {', '.join(_MFA_BANNER)}, not {mfa!r}")
     stream = out if out is not None else sys.stdout
     lock = threading.Lock()
     on_code = _print_code(stream, lock)
@@ -47,7 +69,7 @@ def run_dev(port: int = 0, config_out: Path | None = None, out: TextIO | None = 
         previous = signal.signal(signal.SIGTERM, on_signal)
     emulator.start()
     try:
-        pool = emulator.provision()
+        pool = emulator.provision(mfa=mfa)
         config = json.dumps(pool.aws_configuration(), indent=2)
         with lock:
             stream.write(f"fsm-auth dev: local Cognito emulator at {emulator.url}\n")
@@ -56,6 +78,8 @@ def run_dev(port: int = 0, config_out: Path | None = None, out: TextIO | None = 
             stream.write(f"  app client id     {pool.client_id}\n")
             stream.write(f"  identity pool id  {pool.identity_pool_id}\n")
             stream.write(f"  bucket            {pool.bucket}\n")
+            stream.write(f"  mfa               {_MFA_BANNER[mfa]}\n")
+            stream.write("  not emulated      device tracking, hosted UI\n")
             if config_out is not None:
                 config_out.write_text(config + "\n", encoding="utf-8")
                 stream.write(f"  configuration     {config_out}\n")

@@ -17,10 +17,10 @@ from typing import Any
 
 import attrs
 import jwt
-from moto.utilities.utils import load_resource
 
 from . import _moto
 from ._errors import CognitoError, not_authorized
+from ._keys import keys_of
 from ._tokens import TokenState
 
 _DEVELOPER = "cognito-identity.amazonaws.com"
@@ -28,10 +28,6 @@ _CREDENTIAL_SECONDS = 3600.0
 _OPEN_ID_TOKEN_SECONDS = 900.0
 _NO_GUESTS = "Unauthenticated access is not supported for this identity pool."
 _UPPER = string.ascii_uppercase + string.digits
-_KEYS = {
-    str(k["kid"]): jwt.PyJWK(k)
-    for k in load_resource("cognitoidp/resources/jwks-public.json")["keys"]
-}
 
 Login = tuple[str, str]  # (provider, subject)
 
@@ -121,11 +117,15 @@ class IdentityLayer:
         configured = [str(p.get("ProviderName")) for p in pool.cognito_identity_providers or []]
         if configured and provider not in configured:
             raise not_authorized("Token is not from a supported provider of this identity pool.")
+        # The token must be signed by the user pool the login names, with that pool's own key.
+        user_pool = _moto.idp().user_pools.get(provider.rsplit("/", 1)[-1])
+        if user_pool is None:
+            raise not_authorized("Invalid login token.")
         try:
-            key = _KEYS[str(jwt.get_unverified_header(token).get("kid"))]
+            key = keys_of(user_pool).by_kid()[str(jwt.get_unverified_header(token).get("kid"))]
             claims = jwt.decode(
                 token,
-                key=key,
+                key=key.private_key.public_key(),
                 algorithms=["RS256"],
                 options={"verify_exp": False, "verify_aud": False, "verify_iat": False},
             )

@@ -25,7 +25,9 @@ from ._faults import Faults
 _log = logging.getLogger("fsm_auth.emulator")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-Layer = Any  # an object with before(operation, params) and after(operation, params, answer)
+# An object with before(operation, params) and after(operation, params, answer); for the
+# "jwks" service, one with document(operation, path) -> (status, document) | None.
+Layer = Any
 
 _TARGETS = {
     "AWSCognitoIdentityProviderService": "cognito-idp",
@@ -166,7 +168,9 @@ class FidelityMiddleware:
             if not self.is_running():
                 _drop(environ)
         layer = self.layers.get(service)
-        if layer is not None:
+        if layer is not None and service == "jwks":
+            status, headers, body = self._document(layer, environ, operation)
+        elif layer is not None:
             status, headers, body = self._with_layer(layer, environ, operation)
         else:
             with self.lock:
@@ -174,6 +178,17 @@ class FidelityMiddleware:
         self.record(service, operation, status, asked)
         start_response(f"{status} {_reason(status)}", headers)
         return [body]
+
+    def _document(
+        self, layer: Layer, environ: dict[str, Any], operation: str
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """A GET document (the JWKS) from the layer, or moto's when the layer has none."""
+        with self.lock:
+            served = layer.document(operation, str(environ.get("PATH_INFO", "")))
+            if served is None:
+                return _call(self.app, environ)
+        status, document = served
+        return status, [("Content-Type", "application/json")], json.dumps(document).encode()
 
     def _with_layer(
         self, layer: Layer, environ: dict[str, Any], operation: str

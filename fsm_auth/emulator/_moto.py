@@ -6,9 +6,11 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import jwt
 from moto.cognitoidentity.models import cognitoidentity_backends
 from moto.cognitoidp.models import (
     CognitoIdpBackend,
@@ -18,9 +20,11 @@ from moto.cognitoidp.models import (
     UserStatus,
     cognitoidp_backends,
 )
+from moto.core.exceptions import JsonRESTError
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from ._errors import CognitoError, not_authorized
+from ._keys import keys_of
 
 ACCOUNT = DEFAULT_ACCOUNT_ID
 # moto routes unsigned Cognito requests to us-east-1; the emulator keeps everything there.
@@ -36,8 +40,15 @@ __all__ = [
     "cognitoidentity_backends",
 ]
 
-# Sign-in time by origin_jti (one sign-in session), for the auth_time claim.
-_AUTH_TIMES: dict[str, int] = {}
+# (auth_time, event_id) by origin_jti (one sign-in session): refreshed tokens keep both.
+_SIGN_INS: dict[str, tuple[int, str]] = {}
+# Claims the emulator sets itself; moto's extra data may not override them.
+_OWN_CLAIMS = frozenset(
+    {
+        "sub", "iss", "aud", "client_id", "token_use", "iat", "exp", "auth_time", "jti",
+        "origin_jti", "event_id", "scope", "username", "cognito:username", "cognito:groups",
+    }
+)  # fmt: skip
 _UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 # Cognito's defaults when a client sets no validity: 60 min access/id, 30 days refresh.
 _DEFAULT_VALIDITY = {
@@ -106,6 +117,11 @@ def user_by_alias(pool: CognitoIdpUserPool, name: str) -> CognitoIdpUser | None:
     return None
 
 
+def user_has(pool: CognitoIdpUserPool, attribute: str, value: str) -> bool:
+    """Whether some user of ``pool`` has ``attribute`` equal to ``value``."""
+    return any(user.attribute_lookup.get(attribute) == value for user in pool.users.values())
+
+
 def alias_format(pool: CognitoIdpUserPool, username: str) -> str | None:
     """The alias attribute ``username`` looks like (so may not be a user name), if any."""
     aliases = pool.extended_config.get("AliasAttributes") or ()
@@ -114,6 +130,66 @@ def alias_format(pool: CognitoIdpUserPool, username: str) -> str | None:
     if "phone_number" in aliases and username.startswith("+") and username[1:].isdigit():
         return "phone"
     return None
+
+
+# Cognito's default password policy (a pool created without one gets it); moto's is weaker.
+DEFAULT_PASSWORD_POLICY: Mapping[str, Any] = {
+    "MinimumLength": 8,
+    "RequireUppercase": True,
+    "RequireLowercase": True,
+    "RequireNumbers": True,
+    "RequireSymbols": True,
+    "TemporaryPasswordValidityDays": 7,
+}
+# The characters Cognito counts as symbols (a space inside the password counts too).
+_SYMBOLS = frozenset("^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ")
+
+
+def password_policy_problem(policy: Mapping[str, Any], password: str) -> str | None:
+    """The first rule of ``policy`` that ``password`` breaks, in Cognito's words, or None."""
+    rules = {**DEFAULT_PASSWORD_POLICY, **policy}
+    if len(password) < int(rules["MinimumLength"]):
+        return "Password not long enough"
+    checks = (
+        ("RequireLowercase", str.islower, "Password must have lowercase characters"),
+        ("RequireUppercase", str.isupper, "Password must have uppercase characters"),
+        ("RequireNumbers", str.isdigit, "Password must have numeric characters"),
+        ("RequireSymbols", _SYMBOLS.__contains__, "Password must have symbol characters"),
+    )
+    for rule, test, problem in checks:
+        if rules.get(rule) and not any(test(c) for c in password):
+            return problem
+    return None
+
+
+class _PolicyRefusal(JsonRESTError):
+    """InvalidPasswordException as Cognito words it, raisable inside moto's own handlers."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(
+            "InvalidPasswordException", f"Password did not conform with policy: {problem}"
+        )
+
+
+def check_password(pool: CognitoIdpUserPool, password: str) -> None:
+    """Refuse a password that breaks the pool's policy, naming the rule it breaks."""
+    policy = (pool.extended_config.get("Policies") or {}).get("PasswordPolicy") or {}
+    problem = password_policy_problem(policy, password)
+    if problem is not None:
+        raise _PolicyRefusal(problem)
+
+
+def patch_backend() -> None:
+    """Make moto's own password checks (SignUp, AdminSetUserPassword...) speak as Cognito."""
+    backend = idp()
+    if getattr(backend, "_fsm_auth_patched", False):
+        return
+
+    def validate_password(user_pool_id: str, password: str) -> None:
+        check_password(backend.describe_user_pool(user_pool_id), password)
+
+    setattr(backend, "_validate_password", validate_password)  # noqa: B010
+    setattr(backend, "_fsm_auth_patched", True)  # noqa: B010
 
 
 def unverified_claims(token: str) -> dict[str, Any]:
@@ -155,15 +231,79 @@ def check_secret_hash(client: CognitoIdpUserPoolClient, given: str | None, *user
     raise not_authorized(f"Unable to verify secret hash for client {client.id}")
 
 
+def _sign_in_event(origin_jti: str, now: int) -> tuple[int, str]:
+    """(auth_time, event_id) of the sign-in that ``origin_jti`` descends from."""
+    event = _SIGN_INS.get(origin_jti)
+    if event is None:
+        event = _SIGN_INS.setdefault(origin_jti, (now, str(uuid.uuid4())))
+    return event
+
+
+def token_claims(
+    pool: CognitoIdpUserPool,
+    client_id: str,
+    username: str,
+    token_use: str,
+    now: int,
+    expires_in: int,
+    extra_data: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The payload of an id or access token, with every claim Cognito documents.
+
+    Both tokens: ``sub``, ``iss``, ``token_use``, ``auth_time`` (the sign-in's, kept by
+    refreshes), ``iat``, ``exp``, ``jti`` (new per token), ``origin_jti`` (the refresh token's
+    session) and ``event_id`` (the sign-in event, kept by refreshes). Id tokens add ``aud``,
+    ``cognito:username`` and the readable attributes (``*_verified`` as booleans); access
+    tokens add ``client_id``, ``username`` and ``scope``. ``cognito:groups`` when the user
+    has groups.
+    """
+    extra = dict(extra_data or {})
+    user = pool._get_user(username)
+    origin = str(extra.get("origin_jti") or uuid.uuid4())
+    auth_time, event_id = _sign_in_event(origin, now)
+    # The internal user name: a UUID in pools whose users sign in with e-mail or phone.
+    internal_name = user.username
+    claims: dict[str, Any] = {
+        "sub": user.id,
+        "iss": f"https://cognito-idp.{pool.region}.amazonaws.com/{pool.id}",
+        "origin_jti": origin,
+        "event_id": event_id,
+        "token_use": token_use,
+        "auth_time": auth_time,
+        "iat": now,
+        "exp": now + expires_in,
+        "jti": str(uuid.uuid4()),
+    }
+    if token_use == "access":
+        claims["client_id"] = client_id
+        claims["scope"] = str(extra.get("scope") or "aws.cognito.signin.user.admin")
+        claims["username"] = internal_name
+    else:
+        claims["aud"] = client_id
+        claims["cognito:username"] = internal_name
+        for name, value in extra.items():
+            if name in _OWN_CLAIMS or name in claims:
+                continue
+            # moto copies attribute strings; real id tokens carry *_verified as booleans.
+            if name.endswith("_verified") and isinstance(value, str):
+                value = value == "true"
+            claims[name] = value
+    if extra.get("cognito:groups"):
+        claims["cognito:groups"] = list(extra["cognito:groups"])
+    return claims
+
+
 def patch_pool(
     pool: CognitoIdpUserPool,
     clock: Callable[[], float],
     refresh_issued: dict[str, float],
 ) -> None:
-    """Make a pool's tokens follow its clients' validity settings and note refresh issue times.
+    """Make a pool sign its tokens as Cognito does, and note refresh issue times.
 
-    moto signs every token for one hour and never expires refresh tokens; the real service
-    honours ``AccessTokenValidity``/``IdTokenValidity``/``TokenValidityUnits`` per client.
+    moto signs every token for one hour with one key shared by all pools, and never expires
+    refresh tokens; the real service honours ``AccessTokenValidity``/``IdTokenValidity``/
+    ``TokenValidityUnits`` per client, signs with the pool's own keys (one for id tokens, one
+    for access tokens) and puts the whole documented claim set in each token.
     Instance attributes shadow the class methods for this pool only.
     """
     if getattr(pool, "_fsm_auth_patched", False):
@@ -178,25 +318,18 @@ def patch_pool(
         extra_data: dict[str, Any] | None = None,
     ) -> tuple[str, int]:
         client = pool.clients.get(client_id)
-        if token_use == "id" and extra_data:
-            # moto copies attribute strings; real id tokens carry *_verified as booleans.
-            extra_data = {
-                k: (v == "true") if k.endswith("_verified") and isinstance(v, str) else v
-                for k, v in extra_data.items()
-            }
-        origin = (extra_data or {}).get("origin_jti")
-        if origin:
-            # Refreshed tokens keep the time of the sign-in they descend from, as Cognito's do.
-            auth_time = _AUTH_TIMES.setdefault(str(origin), int(clock()))
-            extra_data = {**(extra_data or {}), "auth_time": auth_time}
         if client is not None:
             expires_in = validity_seconds(
                 client, "AccessToken" if token_use == "access" else "IdToken"
             )
-        result: tuple[str, int] = cls.create_jwt(
-            pool, client_id, username, token_use, expires_in, extra_data
+        claims = token_claims(
+            pool, client_id, username, token_use, int(clock()), expires_in, extra_data
         )
-        return result
+        key = keys_of(pool).for_use("id" if token_use == "id" else "access")
+        # Cognito's header is {"kid", "alg"} only: no "typ".
+        headers = {"kid": key.kid, "typ": None}
+        token = jwt.encode(claims, key.private_key, algorithm="RS256", headers=headers)
+        return token, expires_in
 
     def create_refresh_token(client_id: str, username: str) -> tuple[str, str]:
         result: tuple[str, str] = cls.create_refresh_token(pool, client_id, username)
@@ -212,6 +345,7 @@ def patch_pool(
 
 def patch_all_pools(clock: Callable[[], float], refresh_issued: dict[str, float]) -> None:
     """Patch every pool (pools may be created through the admin API at any time)."""
+    patch_backend()
     for pool in list(idp().user_pools.values()):
         patch_pool(pool, clock, refresh_issued)
 

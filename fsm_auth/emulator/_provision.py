@@ -135,6 +135,7 @@ def provision(
         "AutoVerifiedAttributes": ["email"],
         "MfaConfiguration": mfa,
         "UsernameConfiguration": {"CaseSensitive": False},
+        "Policies": {"PasswordPolicy": dict(_moto.DEFAULT_PASSWORD_POLICY)},
     }
     if username_attributes:
         # moto then gives each user a UUID user name (= sub) and finds them by the attribute.

@@ -21,6 +21,8 @@ from . import _moto
 from ._clock import bind_moto_clock
 from ._codes import CodeBook
 from ._faults import Faults
+from ._jwks import JwksLayer
+from ._keys import STOCK
 from ._middleware import FidelityMiddleware
 from ._provision import DEFAULT_FLOWS, MfaMode, Provisioned, provision
 from ._records import RequestRecord, SentCode
@@ -85,7 +87,7 @@ class Emulator:
             DomainDispatcherApplication(create_backend_app),
             self.faults,
             self._record_request,
-            {"cognito-idp": self._userpool},
+            {"cognito-idp": self._userpool, "jwks": JwksLayer(self._tokens.patch_pools)},
             lambda: self.running,
         )
         self._identity: Any = None
@@ -101,6 +103,8 @@ class Emulator:
                 return self
             bind_moto_clock(self._now)
             _moto.cache_signing_key()
+            _moto.patch_backend()
+            STOCK.start()
             self._attach_identity_layer()
             server = make_server(
                 self.host, self.port, self._app, threaded=True, request_handler=_QuietHandler

@@ -46,6 +46,7 @@ class UserPoolLayer:
             "AdminDeleteUser": self.admin_delete_user,
             "ChangePassword": self.change_password,
             "SignUp": self.sign_up,
+            "AdminCreateUser": self.admin_create_user,
         }
 
     def before(self, operation: str, params: Params) -> dict[str, Any] | None:
@@ -133,6 +134,18 @@ class UserPoolLayer:
                 f"Username cannot be of {kind} format, since user pool is configured for"
                 f" {kind} alias.",
             )
+        if username and pool._get_user(username) is not None:
+            # moto answers with the bare user name; Cognito with these sentences.
+            raise CognitoError("UsernameExistsException", _exists_message(pool, username))
+        return None
+
+    def admin_create_user(self, params: Params) -> None:
+        """AdminCreateUser: Cognito's refusal of a taken user name; moto does the rest."""
+        pool = _moto.pool_by_id(str(params.get("UserPoolId", "")))
+        username = str(params.get("Username", ""))
+        resend = params.get("MessageAction") == "RESEND"
+        if username and not resend and pool._get_user(username) is not None:
+            raise CognitoError("UsernameExistsException", "User account already exists")
         return None
 
     def change_password(self, params: Params) -> dict[str, Any]:
@@ -318,6 +331,14 @@ def _temporary_password() -> str:
     alphabet = string.ascii_letters + string.digits
     core = "".join(secrets.choice(alphabet) for _ in range(8))
     return f"{core}Aa1!"
+
+
+def _exists_message(pool: _moto.CognitoIdpUserPool, username: str) -> str:
+    """What SignUp says about a taken name: the attribute, in a pool that signs in by one."""
+    for attribute in pool.extended_config.get("UsernameAttributes") or ():
+        if _moto.user_has(pool, attribute, username):
+            return f"An account with the given {attribute} already exists."
+    return "User already exists"
 
 
 def _status(user: _moto.CognitoIdpUser) -> str:

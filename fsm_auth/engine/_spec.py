@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 
@@ -45,6 +46,33 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _RESERVED_TRIGGERS = frozenset({"state", "trigger", "may_trigger"})
 _WILDCARD = "*"
 
+# What a spec may declare. The shipped specs are far below (user_state: 6 states, 15
+# transitions, 39 pairs, 9 KiB); the bounds keep a hostile or generated spec from costing
+# seconds and hundreds of MiB. A "pair" is one (source state, transition): `*` counts every
+# state. The engine builds one `transitions` object per pair and a diagram draws one edge per
+# pair, so the pairs bound what every consumer of a spec costs.
+_MAX_SPEC_BYTES = 256 * 1024
+_MAX_STATES = 500
+_MAX_TRANSITIONS = 5_000
+_MAX_PAIRS = 20_000
+_MAX_DEPTH = 32
+_MAX_VALUES = 100_000
+
+
+def _check_public(kind: str) -> Any:
+    """An attrs validator: every name is public (guards and effects are looked up as
+    attributes; ``_x`` or ``__init__`` would reach into the object's private state)."""
+
+    def check(_instance: object, attribute: attrs.Attribute[Any], names: tuple[str, ...]) -> None:
+        for name in names:
+            if not isinstance(name, str) or name.startswith("_"):
+                raise SpecError(
+                    f"{kind} {name!r} in {attribute.name} is not public "
+                    f"(a name starting with '_' cannot be a {kind})"
+                )
+
+    return check
+
 
 @attrs.frozen
 class Transition:
@@ -59,11 +87,13 @@ class Transition:
     trigger: str
     sources: tuple[str, ...]
     dest: str | None
-    conditions: tuple[str, ...] = ()
-    unless: tuple[str, ...] = ()
+    # Checked here too, not only by `Spec.load`: a Transition built directly must not give
+    # the engine a private or dunder guard or effect name.
+    conditions: tuple[str, ...] = attrs.field(default=(), validator=_check_public("guard"))
+    unless: tuple[str, ...] = attrs.field(default=(), validator=_check_public("guard"))
     description: str | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict, hash=False, repr=False)
-    after: tuple[str, ...] = ()
+    after: tuple[str, ...] = attrs.field(default=(), validator=_check_public("effect"))
 
     @property
     def guarded(self) -> bool:
@@ -96,8 +126,8 @@ class Policy:
 class _StateRules:
     """What a state declares for the engine: effects, ignored triggers, policy values."""
 
-    on_enter: tuple[str, ...] = ()
-    on_exit: tuple[str, ...] = ()
+    on_enter: tuple[str, ...] = attrs.field(default=(), validator=_check_public("effect"))
+    on_exit: tuple[str, ...] = attrs.field(default=(), validator=_check_public("effect"))
     ignore: tuple[str, ...] = ()
     # Only the values the state gives; a policy's default fills the others.
     policy: Mapping[str, str] = attrs.field(factory=dict, hash=False)
@@ -168,7 +198,14 @@ class Spec:
           for;
         - a malformed policy (no values, a duplicate value, a default that is not a value), a
           state that sets an undeclared policy or value, or gives no value for a policy that
-          has no default.
+          has no default;
+        - a spec beyond the bounds: a file over 256 KiB, more than 500 states or 5000
+          transitions, more than 20000 pairs of a source state and a transition (``"*"``
+          counts every state: the engine and the diagrams cost one unit per pair), values
+          nested more than 32 levels deep, or more than 100000 values in all.
+
+        Loading takes time linear in the spec: ``"*"`` is one shared tuple of the states, and
+        the checks treat it as "every state" without expanding it.
 
         Guards the engine's context and effects its effects object do not provide are
         reported by ``Engine``, which knows them.
@@ -266,7 +303,9 @@ class Spec:
         return tuple(
             t
             for t in self.transitions
-            if state in t.sources and (trigger is None or t.trigger == trigger)
+            if (trigger is None or t.trigger == trigger)
+            # `*` sources are the states tuple itself: no scan of every state.
+            and (t.sources is self.states or state in t.sources)
         )
 
     def to_mapping(self) -> dict[str, Any]:
@@ -366,20 +405,57 @@ def _resolve_path(source: str | os.PathLike[str]) -> Path:
 
 @functools.cache
 def _unique_key_loader() -> type[Any]:
-    """A safe YAML loader that refuses duplicate mapping keys instead of keeping the last one.
+    """A safe YAML loader that refuses duplicate mapping keys instead of keeping the last one,
+    and documents nested more than ``_MAX_DEPTH`` levels.
 
-    Built on first use: PyYAML is imported only when a spec file is read.
+    Built on first use: PyYAML is imported only when a spec file is read. libyaml's parser
+    (``CSafeLoader``) is used when PyYAML has it: it parses several times faster.
     """
     import yaml
 
-    class UniqueKeyLoader(yaml.SafeLoader):
-        pass
+    base: type[Any] = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+
+    class UniqueKeyLoader(base):  # type: ignore[misc]
+        depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            # PyYAML's own composer (without libyaml) recurses per level: a deeply nested
+            # document would end in RecursionError before the check below could run.
+            self.depth += 1
+            try:
+                if self.depth > _MAX_DEPTH:
+                    raise yaml.composer.ComposerError(
+                        None,
+                        None,
+                        f"nested more than {_MAX_DEPTH} levels deep",
+                        self.peek_event().start_mark,
+                    )
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+        def get_single_data(self) -> Any:
+            node = self.get_single_node()
+            if node is None:
+                return None
+            # Construction recurses per level too: check the composed nodes first.
+            _check_nodes(node)
+            return self.construct_document(node)
 
     def construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
         loader.flatten_mapping(node)
         seen: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    "a mapping key must be a name, not a list or mapping",
+                    key_node.start_mark,
+                ) from None
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark
@@ -393,6 +469,39 @@ def _unique_key_loader() -> type[Any]:
     return UniqueKeyLoader
 
 
+def _check_nodes(root: Any) -> None:
+    """Refuse a composed YAML document deeper than ``_MAX_DEPTH`` or with more than
+    ``_MAX_VALUES`` nodes, counting an aliased node each time it is referenced (so an alias
+    "bomb" or a recursive alias ends after at most ``_MAX_VALUES`` steps)."""
+    import yaml
+
+    count = 0
+    stack: list[tuple[Any, int]] = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > _MAX_VALUES:
+            raise yaml.composer.ComposerError(
+                None, None, f"more than {_MAX_VALUES} values", node.start_mark
+            )
+        if isinstance(node, yaml.ScalarNode):
+            continue
+        if depth >= _MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"nested more than {_MAX_DEPTH} levels deep", node.start_mark
+            )
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.append((key, depth + 1))
+                stack.append((value, depth + 1))
+        else:
+            stack.extend((child, depth + 1) for child in node.value)
+        if len(stack) > _MAX_VALUES:
+            raise yaml.composer.ComposerError(
+                None, None, f"more than {_MAX_VALUES} values", node.start_mark
+            )
+
+
 @functools.lru_cache(maxsize=64)
 def _load_file(path: Path, stamp: int) -> Spec:
     """A spec file, parsed and validated once per version (``stamp``: its mtime)."""
@@ -404,13 +513,23 @@ def _read_yaml(path: Path) -> Any:
     import yaml
 
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as stream:
+            # One byte more than the bound: enough to know the file is too large.
+            raw = stream.read(_MAX_SPEC_BYTES + 1)
     except OSError as exc:
         raise SpecError(f"{path}: cannot read spec ({exc.strerror or exc})") from None
+    if len(raw) > _MAX_SPEC_BYTES:
+        raise SpecError(f"{path}: the spec is larger than {_MAX_SPEC_BYTES // 1024} KiB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError(f"{path}: the spec is not UTF-8 text") from None
     try:
         return yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: invalid YAML: {exc}") from None
+        # PyYAML's messages span lines (the problem, then where): one line is easier to read
+        # in a log or on a terminal.
+        raise SpecError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
 
 
 def _names(value: Any, label: str, what: str) -> tuple[str, ...]:
@@ -458,9 +577,39 @@ def _extensions(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType({k: v for k, v in mapping.items() if k.startswith(_EXTENSION_PREFIX)})
 
 
+def _check_size(data: Any, label: str) -> None:
+    """Refuse a document nested more than ``_MAX_DEPTH`` levels or holding more than
+    ``_MAX_VALUES`` values, before anything walks it.
+
+    Values are counted as often as they are referenced, so a YAML alias "bomb" (a list of
+    lists of aliases) and a cycle (``&a [*a]``, or a mapping built in Python that holds
+    itself) are refused too, after at most ``_MAX_VALUES`` steps.
+    """
+    count = 0
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        count += 1
+        if count > _MAX_VALUES:
+            raise SpecError(f"{label}: the spec holds more than {_MAX_VALUES} values")
+        if isinstance(value, Mapping):
+            children: Iterable[Any] = itertools.chain(value.keys(), value.values())
+        elif isinstance(value, (list, tuple)):
+            children = value
+        else:
+            continue
+        if depth >= _MAX_DEPTH:
+            raise SpecError(f"{label}: the spec is nested more than {_MAX_DEPTH} levels deep")
+        for child in children:
+            stack.append((child, depth + 1))
+            if len(stack) > _MAX_VALUES:
+                raise SpecError(f"{label}: the spec holds more than {_MAX_VALUES} values")
+
+
 def _build(data: Any, label: str, path: Path | None) -> Spec:
     if not isinstance(data, Mapping):
         raise SpecError(f"{label}: a spec must be a mapping, got {type(data).__name__}")
+    _check_size(data, label)
     _check_keys(data, _TOP_KEYS, label, "the spec")
     name = data.get("name")
     if not isinstance(name, str) or not name:
@@ -473,16 +622,18 @@ def _build(data: Any, label: str, path: Path | None) -> Spec:
     if initial not in states:
         raise SpecError(f"{label}: initial state {initial!r} is not a declared state")
     transitions = _parse_transitions(data.get("transitions"), states, label)
-    _check_ambiguity(transitions, label)
+    _check_ambiguity(transitions, states, label)
     allow_unreachable = _names(data.get("allow_unreachable", []), label, "'allow_unreachable'")
     for state in allow_unreachable:
-        if state not in states:
+        if state not in state_info:
             raise SpecError(f"{label}: allow_unreachable names undeclared state {state!r}")
     _check_reachability(initial, states, transitions, allow_unreachable, label)
     guard_defaults = _parse_guards(data.get("guards", {}), transitions, label)
     policies = _parse_policies(data.get("policies", {}), label)
+    leaving = _Leaving(transitions, states)
+    values = {name: frozenset(policy.values) for name, policy in policies.items()}
     rules = {
-        state: _parse_state_rules(state, raw_rules[state], transitions, policies, label)
+        state: _parse_state_rules(state, raw_rules[state], leaving, policies, values, label)
         for state in states
     }
     return Spec(
@@ -589,6 +740,10 @@ def _parse_states(
     """The states, their ``state_info`` and their raw rules (checked once transitions are known)."""
     if not isinstance(raw, list) or not raw:
         raise SpecError(f"{label}: 'states' must be a non-empty list")
+    if len(raw) > _MAX_STATES:
+        raise SpecError(
+            f"{label}: {len(raw)} states; a spec may declare at most {_MAX_STATES} states"
+        )
     states: list[str] = []
     info: dict[str, Mapping[str, Any]] = {}
     rules: dict[str, Mapping[str, Any]] = {}
@@ -612,11 +767,37 @@ def _parse_states(
     return tuple(states), info, rules
 
 
+class _Leaving:
+    """Which transition first leaves a state for a trigger, in time linear in the sources
+    listed: a ``*`` transition is recorded once for its trigger, not once per state."""
+
+    def __init__(self, transitions: tuple[Transition, ...], states: tuple[str, ...]) -> None:
+        self.triggers = frozenset(t.trigger for t in transitions)
+        self._from: dict[tuple[str, str], int] = {}
+        self._from_any: dict[str, int] = {}
+        for index, t in enumerate(transitions):
+            if t.sources is states:
+                self._from_any.setdefault(t.trigger, index)
+            else:
+                for source in t.sources:
+                    self._from.setdefault((t.trigger, source), index)
+
+    def first(self, trigger: str, state: str) -> int | None:
+        """The index of the first transition for ``trigger`` leaving ``state``, if any."""
+        found = [
+            i
+            for i in (self._from.get((trigger, state)), self._from_any.get(trigger))
+            if i is not None
+        ]
+        return min(found) if found else None
+
+
 def _parse_state_rules(
     state: str,
     raw: Mapping[str, Any],
-    transitions: tuple[Transition, ...],
+    leaving: _Leaving,
     policies: Mapping[str, Policy],
+    values: Mapping[str, frozenset[str]],
     label: str,
 ) -> _StateRules:
     where = f"state {state!r}"
@@ -625,18 +806,17 @@ def _parse_state_rules(
     ignore = _names(raw.get("ignore", []), label, f"{where}'s ignore")
     if len(set(ignore)) != len(ignore):
         raise SpecError(f"{label}: {where} lists an ignored trigger twice")
-    declared = {t.trigger for t in transitions}
     for trigger in ignore:
-        if trigger not in declared:
+        if trigger not in leaving.triggers:
             raise SpecError(
                 f"{label}: {where} ignores trigger {trigger!r}, which no transition declares"
             )
-        for index, t in enumerate(transitions):
-            if t.trigger == trigger and state in t.sources:
-                raise SpecError(
-                    f"{label}: {where} ignores trigger {trigger!r}, but transition "
-                    f"#{index + 1} ({trigger!r}) leaves from it"
-                )
+        index = leaving.first(trigger, state)
+        if index is not None:
+            raise SpecError(
+                f"{label}: {where} ignores trigger {trigger!r}, but transition "
+                f"#{index + 1} ({trigger!r}) leaves from it"
+            )
     given = raw.get("policy", {})
     if not isinstance(given, Mapping):
         raise SpecError(f"{label}: {where}'s policy must be a mapping of policy name to value")
@@ -648,7 +828,7 @@ def _parse_state_rules(
                 f"{label}: {where} sets undeclared policy {name!r} "
                 f"(declared policies: {declared_policies})"
             )
-        if value not in policy.values:
+        if not isinstance(value, str) or value not in values[name]:
             raise SpecError(
                 f"{label}: {where}: {value!r} is not a value of policy {name!r} "
                 f"(allowed: {', '.join(policy.values)})"
@@ -674,7 +854,12 @@ def _parse_transitions(raw: Any, states: tuple[str, ...], label: str) -> tuple[T
         return ()
     if not isinstance(raw, list):
         raise SpecError(f"{label}: 'transitions' must be a list")
+    if len(raw) > _MAX_TRANSITIONS:
+        raise SpecError(
+            f"{label}: {len(raw)} transitions; a spec may declare at most {_MAX_TRANSITIONS}"
+        )
     declared = set(states)
+    pairs = 0
     parsed: list[Transition] = []
     for index, entry in enumerate(raw):
         where = f"transition #{index + 1}"
@@ -699,14 +884,28 @@ def _parse_transitions(raw: Any, states: tuple[str, ...], label: str) -> tuple[T
             if key not in entry:
                 raise SpecError(f"{label}: {where} is missing '{key}'")
         source = entry["source"]
-        sources = states if source == _WILDCARD else _names(source, label, f"{where}'s source")
-        for state in sources:
-            if state not in declared:
-                raise SpecError(f"{label}: {where} leaves from undeclared state {state!r}")
-        if len(set(sources)) != len(sources):
-            raise SpecError(f"{label}: {where} lists a source twice")
+        if source == _WILDCARD:
+            # Every `*` transition shares the one states tuple: nothing is copied per
+            # transition, and the checks below recognise it by identity.
+            sources = states
+        else:
+            sources = _names(source, label, f"{where}'s source")
+            if len(sources) > len(states):
+                raise SpecError(f"{label}: {where} lists more sources than there are states")
+            for state in sources:
+                if state not in declared:
+                    raise SpecError(f"{label}: {where} leaves from undeclared state {state!r}")
+            if len(set(sources)) != len(sources):
+                raise SpecError(f"{label}: {where} lists a source twice")
+        pairs += len(sources)
+        if pairs > _MAX_PAIRS:
+            raise SpecError(
+                f"{label}: {where}: the transitions leave from more than {_MAX_PAIRS} "
+                f"(source state, transition) pairs, the most a spec may declare ('*' counts "
+                f"every state)"
+            )
         dest = None if internal else entry["dest"]
-        if not internal and dest not in declared:
+        if not internal and not (isinstance(dest, str) and dest in declared):
             raise SpecError(f"{label}: {where} goes to undeclared state {dest!r}")
         guards = {
             key: _public_names(entry.get(key, []), label, where, key, "guard")
@@ -729,21 +928,43 @@ def _parse_transitions(raw: Any, states: tuple[str, ...], label: str) -> tuple[T
     return tuple(parsed)
 
 
-def _check_ambiguity(transitions: Iterable[Transition], label: str) -> None:
+def _check_ambiguity(
+    transitions: Iterable[Transition], states: tuple[str, ...], label: str
+) -> None:
     # Transitions are tried in declaration order and the first whose guards pass wins, so an
     # unguarded one (internal or not) hides every later one for the same trigger and source.
-    unguarded: dict[tuple[str, str], int] = {}
+    # A `*` transition (sources *is* `states`) is one entry for its trigger, never expanded.
+    unguarded: dict[tuple[str, str], int] = {}  # (trigger, listed source) -> transition
+    unguarded_any: dict[str, int] = {}  # trigger -> an unguarded `*` transition
+    listed: set[str] = set()  # triggers with an unguarded transition from listed sources
+
+    def ambiguous(trigger: str, source: str, earlier: int, index: int) -> NoReturn:
+        raise SpecError(
+            f"{label}: ambiguous trigger {trigger!r} from state {source!r}: "
+            f"transition #{earlier + 1} has no guard, so "
+            f"transition #{index + 1} could never be taken"
+        )
+
     for index, t in enumerate(transitions):
-        for source in t.sources:
-            key = (t.trigger, source)
-            if key in unguarded:
-                raise SpecError(
-                    f"{label}: ambiguous trigger {t.trigger!r} from state {source!r}: "
-                    f"transition #{unguarded[key] + 1} has no guard, so "
-                    f"transition #{index + 1} could never be taken"
-                )
+        everywhere = unguarded_any.get(t.trigger)
+        if everywhere is not None and t.sources:
+            ambiguous(t.trigger, t.sources[0], everywhere, index)
+        if t.sources is states:
+            if t.trigger in listed:
+                # Rare (an error): the first state, in declaration order, that is hidden.
+                source = next(s for s in states if (t.trigger, s) in unguarded)
+                ambiguous(t.trigger, source, unguarded[t.trigger, source], index)
             if not t.guarded:
-                unguarded[key] = index
+                unguarded_any[t.trigger] = index
+            continue
+        for source in t.sources:
+            earlier = unguarded.get((t.trigger, source))
+            if earlier is not None:
+                ambiguous(t.trigger, source, earlier, index)
+        if not t.guarded:
+            listed.add(t.trigger)
+            for source in t.sources:
+                unguarded[t.trigger, source] = index
 
 
 def _check_reachability(
@@ -754,19 +975,26 @@ def _check_reachability(
     label: str,
 ) -> None:
     edges: dict[str, set[str]] = {s: set() for s in states}
+    # The dest of a `*` transition is reachable from every state, so from `initial`: one
+    # entry per transition instead of one edge per state.
+    everywhere: set[str] = set()
     for t in transitions:
         if t.dest is None:
             continue  # an internal transition stays where it is
+        if t.sources is states:
+            everywhere.add(t.dest)
+            continue
         for source in t.sources:
             edges[source].add(t.dest)
-    seen = {initial}
-    frontier = [initial]
+    seen = {initial, *everywhere}
+    frontier = list(seen)
     while frontier:
         for dest in edges[frontier.pop()]:
             if dest not in seen:
                 seen.add(dest)
                 frontier.append(dest)
-    unreachable = [s for s in states if s not in seen and s not in allowed]
+    exempt = set(allowed)
+    unreachable = [s for s in states if s not in seen and s not in exempt]
     if unreachable:
         raise SpecError(
             f"{label}: state(s) {', '.join(map(repr, unreachable))} cannot be reached from "

@@ -175,15 +175,18 @@ class RefreshingCache(Generic[T]):
         """How many fetches were started (successful or not)."""
         return self._refresh_count
 
-    def get(self) -> T:
+    def get(self, timeout: float | None = None) -> T:
         """The value, refreshed first if it has less than ``min_validity`` left.
 
-        Raises what ``fetch`` raised when a refresh was needed and failed.
+        Raises what ``fetch`` raised when a refresh was needed and failed. With ``timeout``
+        (real seconds), a caller that must wait for a refresh waits at most that long, then
+        raises :class:`TimeoutError`; the refresh goes on in its own thread and its outcome
+        is cached as usual.
         """
         slot = self._slot
         if self._clock() < slot.refresh_at:
             return slot.value
-        return self._get_slow()
+        return self._get_slow(timeout)
 
     def peek(self) -> Expiring[T] | None:
         """The cached value as it is, however old, without fetching; ``None`` if empty."""
@@ -301,7 +304,7 @@ class RefreshingCache(Generic[T]):
 
     # -- slow path ---------------------------------------------------------------------------
 
-    def _get_slow(self) -> T:
+    def _get_slow(self, timeout: float | None = None) -> T:
         with self._lock:
             now = self._clock()
             slot = self._slot
@@ -321,10 +324,26 @@ class RefreshingCache(Generic[T]):
         if inline is not None:  # refresh ahead in this caller (background=False)
             self._run(inline, _value_of(slot.item))
             return slot.value if inline.result is None else inline.result.value
-        if leader:
+        if leader and timeout is not None:
+            # A caller with a deadline does not run the fetch itself: it could not leave it.
+            thread = threading.Thread(
+                target=self._run_in_thread,
+                args=(flight, _value_of(slot.item)),
+                name=f"fsm-auth-refresh-{self._name}",
+                daemon=True,
+            )
+            with self._lock:
+                self._threads.add(thread)
+            try:
+                thread.start()
+            except RuntimeError:  # e.g. interpreter shutting down: fetch in this caller
+                with self._lock:
+                    self._threads.discard(thread)
+                self._run(flight, _value_of(slot.item))
+        elif leader:
             self._run(flight, _value_of(slot.item))
-        else:
-            flight.done.wait()
+        if not flight.done.wait(timeout):
+            raise TimeoutError(f"the refresh of {self._name} did not finish in {timeout:g} s")
         if flight.error is not None:
             raise flight.error
         return cast(Expiring[T], flight.result).value

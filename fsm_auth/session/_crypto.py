@@ -25,6 +25,7 @@ __all__ = [
     "open_envelope",
     "parse_envelope",
     "seal",
+    "sealed_size",
 ]
 
 MAGIC = b"FSMAUTHS"
@@ -70,6 +71,12 @@ def seal(key: bytes, plaintext: bytes, digest: bytes) -> bytes:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     return header + nonce + AESGCM(key).encrypt(nonce, plaintext, header)
+
+
+def sealed_size(plaintext_size: int) -> int:
+    """The size of the file :func:`seal` makes of ``plaintext_size`` bytes (GCM adds no
+    padding: header, nonce and tag are all it adds)."""
+    return _HEADER_BYTES + _NONCE_BYTES + plaintext_size + _TAG_BYTES
 
 
 def parse_envelope(blob: bytes) -> Envelope:

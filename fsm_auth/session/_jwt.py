@@ -1,10 +1,11 @@
 """Verifying Cognito user pool tokens against the pool's JWKS.
 
-``JWKSCache`` holds the pool's public keys by ``kid``: fetched lazily, refetched when a token
-names an unknown ``kid`` (rate-limited), and exported with the session so that a restore
-verifies offline. ``TokenVerifier`` checks a token's signature (RS256 only), ``iss``,
-``aud`` (id tokens) or ``client_id`` (access tokens), ``token_use`` and ``exp`` against an
-injected clock.
+``JWKSCache`` holds the pool's public keys by ``kid``: fetched lazily (size-capped, with one
+deadline per fetch), refetched when a token names an unknown ``kid`` (rate-limited whatever
+the outcome), and exported with the session so that a restore verifies offline.
+``TokenVerifier`` checks a token's signature (RS256 only), ``iss``, ``aud`` (id tokens) or
+``client_id`` (access tokens), ``token_use``, ``iat`` and ``exp`` against the service's clock
+(the local clock corrected by the offset learnt from fresh tokens).
 
 PyJWT and requests are imported on first use: importing this module stays cheap.
 """
@@ -22,12 +23,13 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 from fsm_auth.errors import InvalidParameterError, NetworkError, NotAuthorizedError
+from fsm_auth.provider import ServerClock, as_server_clock
 from fsm_auth.values import Tokens
 
 if TYPE_CHECKING:
     from fsm_auth.config import UserPoolConfig
 
-__all__ = ["JWKSCache", "TokenUse", "TokenVerifier", "jwks_url"]
+__all__ = ["MAX_JWKS_BYTES", "JWKSCache", "TokenUse", "TokenVerifier", "jwks_url"]
 
 _log = logging.getLogger(__name__)
 
@@ -35,6 +37,9 @@ TokenUse = Literal["id", "access"]
 """The ``token_use`` claim of a Cognito token that the verifier accepts."""
 
 _ALGORITHM = "RS256"
+
+MAX_JWKS_BYTES = 256 * 1024
+"""The largest JWKS answer read (Cognito's is about 1 KiB; a few rotated keys stay far below)."""
 
 
 def jwks_url(user_pool: UserPoolConfig) -> str:
@@ -51,10 +56,19 @@ class JWKSCache:
     """The public keys of a user pool, by ``kid``; thread-safe.
 
     Keys are fetched from ``url`` on first need. A ``kid`` not in the cache triggers a refetch,
-    but a kid that a fetch has already shown to be absent is not fetched again for
-    ``refetch_interval`` seconds, and no refetch happens within ``min_fetch_interval`` seconds
-    of the last fetch: a token with a made-up ``kid`` cannot make us hammer the server. A
-    failed fetch raises ``NetworkError`` and is not rate-limited (it proved nothing).
+    rate-limited whatever the outcome of the fetches before it, so that tokens with made-up
+    kids cannot make us hammer the server, failing or not:
+
+    - no fetch within ``min_fetch_interval`` seconds of the last one; after consecutive failed
+      fetches the interval doubles with each failure, up to ``refetch_interval``;
+    - a kid that a successful fetch has shown to be absent is not fetched again for
+      ``refetch_interval`` seconds.
+
+    A fetch that fails raises ``NetworkError``, and so does a call refused by the rate limit
+    while the last fetch had failed (the kid may exist: that is not a refusal of the token).
+    Each fetch has one overall deadline, ``timeout`` seconds from the request to the last byte
+    (a server that drips its answer cannot hold it longer), and reads at most ``max_bytes``
+    (Cognito's JWKS is about 1 KiB): a larger answer is refused without being read whole.
     """
 
     def __init__(
@@ -64,18 +78,22 @@ class JWKSCache:
         refetch_interval: float = 60.0,
         min_fetch_interval: float = 5.0,
         timeout: float = 10.0,
+        max_bytes: int = MAX_JWKS_BYTES,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url
         self._refetch_interval = refetch_interval
         self._min_fetch_interval = min_fetch_interval
         self._timeout = timeout
+        self._max_bytes = max_bytes
         self._monotonic = monotonic
         # Replaced wholesale under the lock, read without it: the hot path takes no lock.
         self._keys: Mapping[str, Any] = {}
         self._jwks: Mapping[str, Mapping[str, Any]] = {}
         self._lock = threading.Lock()
         self._last_fetch: float | None = None
+        self._failures = 0  # consecutive failed fetches
+        self._last_error: str | None = None
         self._absent_since: OrderedDict[str, float] = OrderedDict()
         self.fetch_count = 0
         """How many fetches reached the server (successful or not); for tests and metrics."""
@@ -102,7 +120,7 @@ class JWKSCache:
         """The public key for ``kid``, fetching the JWKS if needed.
 
         Raises ``NotAuthorizedError`` if the pool has no such key and ``NetworkError`` if the
-        JWKS cannot be fetched.
+        JWKS cannot be fetched (or, within the rate limit, could not be the last time).
         """
         key = self._keys.get(kid)
         if key is not None:
@@ -111,6 +129,11 @@ class JWKSCache:
             key = self._keys.get(kid)  # another thread may have fetched it meanwhile
             if key is None:
                 if not self._may_fetch(kid):
+                    if self._last_error is not None:
+                        raise NetworkError(
+                            f"{self._last_error} (not tried again yet: JWKS fetches are "
+                            "rate-limited)"
+                        )
                     raise NotAuthorizedError(
                         "token check failed: the signing key id is not in the pool's JWKS"
                     )
@@ -127,8 +150,14 @@ class JWKSCache:
         if self._last_fetch is None:
             return True
         now = self._monotonic()
-        if now - self._last_fetch < self._min_fetch_interval:
+        interval = self._min_fetch_interval
+        if self._failures:
+            interval = min(interval * 2.0 ** (self._failures - 1), self._refetch_interval)
+            interval = max(interval, self._min_fetch_interval)
+        if now - self._last_fetch < interval:
             return False
+        if self._failures:
+            return True  # the failed fetch proved nothing about this kid
         absent = self._absent_since.get(kid)
         return absent is None or now - absent >= self._refetch_interval
 
@@ -139,25 +168,105 @@ class JWKSCache:
             self._absent_since.popitem(last=False)
 
     def _fetch_locked(self) -> None:
-        import requests
-
         self.fetch_count += 1
-        try:
-            response = requests.get(self.url, timeout=self._timeout)
-        except requests.RequestException as exc:
-            raise NetworkError(
-                f"cannot fetch the JWKS from {self.url}: {type(exc).__name__}"
-            ) from None
-        if response.status_code != 200:
-            raise NetworkError(
-                f"cannot fetch the JWKS from {self.url}: HTTP {response.status_code}"
-            )
-        try:
-            jwks, keys = _parse_jwks(response.json())
-        except ValueError as exc:  # includes a body that is not JSON
-            raise NetworkError(f"the JWKS from {self.url} is unusable: {exc}") from None
-        self._jwks, self._keys = jwks, keys
+        # Counted before the request: a fetch that fails or hangs is rate-limited too.
         self._last_fetch = self._monotonic()
+        try:
+            body = _download(self.url, timeout=self._timeout, max_bytes=self._max_bytes)
+            try:
+                jwks, keys = _parse_jwks(_json_loads(body))
+            except ValueError as exc:  # includes a body that is not JSON
+                raise NetworkError(f"the JWKS from {self.url} is unusable: {exc}") from None
+        except NetworkError as exc:
+            self._failures += 1
+            self._last_error = exc.message
+            raise
+        self._jwks, self._keys = jwks, keys
+        self._failures = 0
+        self._last_error = None
+
+
+def _json_loads(body: bytes) -> Any:
+    import json
+
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(f"not JSON ({type(exc).__name__})") from None
+
+
+def _download(url: str, *, timeout: float, max_bytes: int) -> bytes:
+    """GET ``url`` and return its body: status 200, at most ``max_bytes``, all within
+    ``timeout`` seconds from the request to the last byte. Raises ``NetworkError``.
+
+    requests' own timeout bounds each socket operation, not the whole exchange, so the
+    exchange runs in a helper thread that this one waits for until the deadline, never longer.
+    The helper reads the body as it arrives (never more than the cap) and stops at its next
+    read once the deadline has passed; one abandoned while the server still drips its headers
+    ends when the server stops or a read times out. It holds no lock meanwhile.
+    """
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+    abandoned = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["body"] = _get_capped(url, timeout, max_bytes, abandoned)
+        except NetworkError as exc:
+            outcome["error"] = exc
+        except Exception as exc:  # anything else is a fault of the exchange, named by its type
+            outcome["error"] = NetworkError(
+                f"cannot fetch the JWKS from {url}: {type(exc).__name__}"
+            )
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=run, name="fsm-auth-jwks-fetch", daemon=True)
+    thread.start()
+    if not done.wait(timeout):
+        abandoned.set()
+        raise NetworkError(
+            f"cannot fetch the JWKS from {url}: no complete answer within {timeout:g} s"
+        )
+    error = outcome.get("error")
+    if error is not None:
+        raise error
+    body: bytes = outcome["body"]
+    return body
+
+
+def _get_capped(url: str, timeout: float, max_bytes: int, abandoned: threading.Event) -> bytes:
+    import requests
+
+    def fail(problem: str) -> NetworkError:
+        return NetworkError(f"cannot fetch the JWKS from {url}: {problem}")
+
+    try:
+        # identity: a compressed answer could expand past the cap before we could count it.
+        headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
+        with requests.get(url, timeout=timeout, stream=True, headers=headers) as response:
+            if response.status_code != 200:
+                raise fail(f"HTTP {response.status_code}")
+            encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+            if encoding not in ("", "identity"):
+                raise fail(f"the answer is {encoding}-encoded, not plain")
+            length = response.headers.get("Content-Length", "").strip()
+            if length.isdigit() and int(length) > max_bytes:
+                raise fail(f"the answer is larger than {max_bytes} bytes")
+            raw = response.raw
+            # read1 returns what has arrived (one read): the deadline is checked between reads.
+            read = getattr(raw, "read1", None) or raw.read
+            body = bytearray()
+            while not abandoned.is_set():
+                chunk = read(16384, decode_content=False)
+                if not chunk:
+                    return bytes(body)
+                body += chunk
+                if len(body) > max_bytes:
+                    raise fail(f"the answer is larger than {max_bytes} bytes")
+            raise fail("abandoned at the deadline")
+    except requests.RequestException as exc:
+        raise fail(type(exc).__name__) from None
 
 
 def _parse_jwks(document: Any) -> tuple[dict[str, Mapping[str, Any]], dict[str, Any]]:
@@ -188,10 +297,17 @@ def _parse_jwks(document: Any) -> tuple[dict[str, Mapping[str, Any]], dict[str, 
 class TokenVerifier:
     """Verifies Cognito id and access tokens of one user pool and app client.
 
-    ``leeway`` is the clock skew, in seconds, tolerated on ``exp`` (and ``nbf`` if present):
-    a token is accepted until ``clock() > exp + leeway``. ``clock`` returns epoch seconds and is
-    the only time source (PyJWT's own time checks are off). A token whose signature and claims
-    were verified once is remembered by its hash; later calls only recheck the expiry.
+    ``clock`` is the service's time: a :class:`~fsm_auth.provider.ServerClock` (a plain
+    callable is wrapped in one, with no offset until tokens teach it one). Expiry is judged by
+    it: ``leeway`` is the slack, in seconds, tolerated on ``exp`` (and ``nbf`` if present): a
+    token is accepted until ``clock() > exp + leeway``. A token issued (``iat``) further ahead
+    of the local clock than the clock's tolerance is refused: no offset we accept explains it.
+    PyJWT's own time checks are off. A token whose signature and claims were verified once is
+    remembered by its hash; later calls only recheck the expiry.
+
+    The issuer accepted is the pool's AWS issuer and, with an endpoint configured, also
+    ``<endpoint>/<pool id>`` (what cognito-local and LocalStack issue; see
+    ``UserPoolConfig.issuers``).
     """
 
     def __init__(
@@ -208,7 +324,8 @@ class TokenVerifier:
         self.user_pool = user_pool
         self.jwks = jwks
         self.issuer = user_pool.issuer
-        self._clock = clock
+        self.issuers: tuple[str, ...] = user_pool.issuers
+        self.clock: ServerClock = as_server_clock(clock)
         self._leeway = leeway
         self._cache_size = cache_size
         self._verified: OrderedDict[bytes, Mapping[str, Any]] = OrderedDict()
@@ -242,14 +359,25 @@ class TokenVerifier:
         refresh_token: str | None,
         *,
         check_expiry: bool = True,
+        received_at: float | None = None,
     ) -> Tokens:
         """Verify an id and access token pair and build ``Tokens`` (``refresh_token`` is opaque
         and passed through). ``check_expiry=False`` reads expired tokens, for restoring a
-        session that the refresh token can still renew."""
-        id_claims = self.verify(id_token, "id", check_expiry=check_expiry)
-        access_claims = self.verify(access_token, "access", check_expiry=check_expiry)
+        session that the refresh token can still renew.
+
+        ``received_at`` (local epoch seconds) says the service has just issued these tokens,
+        at that moment: their ``iat`` then sets the clock's offset before expiry is judged,
+        so that a device whose clock is hours off can still sign in. Never pass it for tokens
+        read back from storage."""
+        id_claims = self.verify(id_token, "id", check_expiry=False)
+        access_claims = self.verify(access_token, "access", check_expiry=False)
         if id_claims.get("sub") != access_claims.get("sub"):
             raise NotAuthorizedError("token check failed: the id and access tokens differ in sub")
+        if received_at is not None:
+            self._observe_clock(id_claims, access_claims, received_at)
+        if check_expiry:
+            self._check_time(id_claims, "id", fresh=received_at is not None)
+            self._check_time(access_claims, "access", fresh=received_at is not None)
         expiry = min(id_claims["exp"], access_claims["exp"])
         return Tokens(
             id_token=id_token,
@@ -259,6 +387,21 @@ class TokenVerifier:
             id_claims=id_claims,
             access_claims=access_claims,
         )
+
+    def _observe_clock(
+        self, id_claims: Mapping[str, Any], access_claims: Mapping[str, Any], received_at: float
+    ) -> None:
+        issued = [c["iat"] for c in (id_claims, access_claims) if _is_number(c.get("iat"))]
+        if not issued:
+            return
+        # The earlier of the two, as Amplify does: never correct further than both warrant.
+        if not self.clock.observe(min(issued), received_at):
+            _log.warning(
+                "The local clock is %.0f s ahead of the user pool's, beyond the %.0f s that "
+                "are corrected: token expiry is judged by the local clock",
+                received_at - min(issued),
+                self.clock.tolerance,
+            )
 
     def _verify_uncached(self, token: str, token_use: TokenUse) -> Mapping[str, Any]:
         import jwt
@@ -300,8 +443,8 @@ class TokenVerifier:
         return claims
 
     def _check_claims(self, claims: Mapping[str, Any], token_use: TokenUse, label: str) -> None:
-        if claims.get("iss") != self.issuer:
-            raise NotAuthorizedError(f"{label}: iss is not {self.issuer}")
+        if claims.get("iss") not in self.issuers:
+            raise NotAuthorizedError(f"{label}: iss is not {' or '.join(self.issuers)}")
         if claims.get("token_use") != token_use:
             raise NotAuthorizedError(f"{label}: token_use is not {token_use!r}")
         client_id = self.user_pool.app_client_id
@@ -311,17 +454,31 @@ class TokenVerifier:
                 raise NotAuthorizedError(f"{label}: aud is not the app client id")
         elif claims.get("client_id") != client_id:
             raise NotAuthorizedError(f"{label}: client_id is not the app client id")
-        for name in ("exp", "nbf"):
+        for name in ("exp", "nbf", "iat"):
             value = claims.get(name)
             if (value is None and name == "exp") or (value is not None and not _is_number(value)):
                 raise NotAuthorizedError(f"{label}: {name} is missing or not a number")
+        iat = claims.get("iat")
+        if iat is not None:
+            # Checked once (the result is remembered): a time in the past only gets older.
+            ahead = iat - self.clock.local()
+            if ahead > self.clock.tolerance:
+                raise NotAuthorizedError(
+                    f"{label}: iat (issued {ahead / 3600:.1f} h ahead of the local clock, "
+                    f"beyond the {self.clock.tolerance / 3600:g} h tolerated for clock skew)"
+                )
 
-    def _check_time(self, claims: Mapping[str, Any], token_use: TokenUse) -> None:
-        now = self._clock()
+    def _check_time(
+        self, claims: Mapping[str, Any], token_use: TokenUse, *, fresh: bool = False
+    ) -> None:
+        now = self.clock()
         exp = claims["exp"]
         if now > exp + self._leeway:
             when = datetime.fromtimestamp(exp, tz=timezone.utc).isoformat()
-            raise NotAuthorizedError(f"{token_use} token check failed: exp (expired at {when})")
+            hint = "; expired on arrival: check the device's clock" if fresh else ""
+            raise NotAuthorizedError(
+                f"{token_use} token check failed: exp (expired at {when}{hint})"
+            )
         nbf = claims.get("nbf")
         if nbf is not None and now + self._leeway < nbf:
             raise NotAuthorizedError(f"{token_use} token check failed: nbf (not valid yet)")

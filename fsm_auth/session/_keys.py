@@ -1,9 +1,12 @@
 """Where the store's key lives (the OS keyring, else an owner-only key file), and the rules for
 the owner-only files that hold secrets.
 
-A file is trusted only if it is a regular file (not a symlink), owned by the current user, and
-has no group or other permission bits. Anything else is ignored with a warning, never read:
-someone else could have read or replaced it. On Windows the mode bits mean little; there the
+A file is trusted only if it is a regular file (not a symlink, FIFO or device), owned by the
+current user, and has no group or other permission bits. Anything else is ignored with a
+warning, never read: someone else could have read or replaced it. Files are opened without
+blocking, so a FIFO put in a file's place cannot hang the reader. The directory holding them is
+trusted only if it is a directory owned by the current user that no other user can write to
+(others could delete or replace the files). On Windows the mode bits mean little; there the
 per-user profile directory's ACLs are what protects the files, and only the regular-file check
 applies.
 """
@@ -35,6 +38,7 @@ __all__ = [
     "MissingKeyringKeySource",
     "OwnerOnlyFile",
     "UntrustedFileError",
+    "directory_problem",
     "file_marker",
     "fsync_directory",
     "probe_keyring",
@@ -54,12 +58,13 @@ _MIN_KEYRING_PRIORITY = 1.0
 _PROBE_TIMEOUT = 3.0
 
 
-def store_error(action: str, path: Path, reason: object) -> SessionStoreError:
+def store_error(action: str, path: Path | str, reason: object) -> SessionStoreError:
     """A :class:`SessionStoreError` saying ``cannot <action> <path>: <reason>``.
 
     ``redact()`` treats any 32-character run of path characters as a token and would turn a
     long path into ``[redacted]``; the path is ours and not a secret, and the message must name
-    it, so it is set after construction. ``reason`` is the OS's text (``strerror``), no data.
+    it, so it is set after construction. ``reason`` is the OS's text (``strerror``) or ours,
+    never data.
     """
     error = SessionStoreError(f"cannot {action}")
     error.message = f"cannot {action} {path}: {reason}"
@@ -84,12 +89,45 @@ def file_marker(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
 
+def directory_problem(directory: Path) -> str | None:
+    """Why ``directory`` cannot hold the session (``None`` when it can), e.g. ``"it is owned by
+    another user"``; the caller names the path.
+
+    A symbolic link to a directory is followed (a data directory moved elsewhere and linked
+    back is common); the directory it leads to is what is checked. Raises
+    ``FileNotFoundError`` when there is nothing there.
+    """
+    try:
+        st = os.stat(directory)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        return f"it cannot be examined: {exc.strerror}"
+    if not stat.S_ISDIR(st.st_mode):
+        return "it is not a directory"
+    if _POSIX:
+        if st.st_uid != os.geteuid():
+            return f"it is owned by another user (uid {st.st_uid})"
+        if st.st_mode & 0o022:
+            # Whoever can write to it can delete or replace the session and its key.
+            mode = stat.S_IMODE(st.st_mode)
+            return f"other users can write to it (mode {mode:04o}; make it 0700)"
+    return None
+
+
 def read_owner_only(path: Path, max_size: int) -> OwnerOnlyFile:
     """Read ``path`` if it is trusted (see the module docstring).
 
     Raises ``FileNotFoundError`` when there is no file, :class:`UntrustedFileError` otherwise.
     """
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever. It
+    # changes nothing for the regular files that are the only thing read below.
+    flags = (
+        os.O_RDONLY
+        | getattr(os, "O_NOFOLLOW", 0)
+        | getattr(os, "O_NONBLOCK", 0)
+        | getattr(os, "O_BINARY", 0)
+    )
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
@@ -101,7 +139,7 @@ def read_owner_only(path: Path, max_size: int) -> OwnerOnlyFile:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise UntrustedFileError(f"{path} is not a regular file")
+            raise UntrustedFileError(f"{path} is not a regular file ({_kind(st.st_mode)})")
         if _POSIX:
             if st.st_uid != os.geteuid():
                 raise UntrustedFileError(f"{path} is owned by another user")
@@ -126,6 +164,17 @@ def read_owner_only(path: Path, max_size: int) -> OwnerOnlyFile:
         raise UntrustedFileError(f"cannot read {path}: {exc.strerror}") from None
     finally:
         os.close(fd)
+
+
+def _kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    )
+    return next((name for test, name in kinds if test(mode)), "not a plain file")
 
 
 def fsync_directory(directory: Path) -> None:

@@ -13,14 +13,21 @@ a transition is the only way to change either. This module supplies what the spe
 
 Answers from the network (refreshed tokens, credentials, refusals) are committed through
 guarded triggers, so an answer about a session that ended meanwhile is dropped by the spec.
+
+Persistence is best-effort around the network: no lock of the store is held across a network
+call (a refresh takes the store's separate, bounded turn to refresh, if it has one), and a store
+that cannot be locked or written (a read-only or foreign directory) never stops a refresh: the
+session is then kept in memory, one warning says so, and the next save that works resumes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any, NoReturn, TypeVar
 
 from fsm_auth.config import AuthConfig
@@ -28,6 +35,7 @@ from fsm_auth.engine import Change, Engine, Event, Spec
 from fsm_auth.errors import (
     AuthError,
     GuestAccessNotAllowedError,
+    NetworkError,
     NotAuthorizedError,
     NotSignedInError,
     UnableToSignInError,
@@ -38,12 +46,12 @@ from fsm_auth.signin._driver import SignInDriver
 from fsm_auth.values import AWSCredentials, Tokens, UserState
 
 from . import _identity_ids as rules
-from ._cache import Expiring
+from ._cache import Expiring, RefreshingCache
 from ._credentials import IdentityRequests
 from ._document import from_document, migrate, to_document
 from ._live import LiveCaches
 from ._record import FederatedSession, SessionRecord, User, UserPoolSession
-from ._store import SessionStore
+from ._store import RefreshLockingStore, SessionStore
 
 __all__ = ["SessionMachine", "StateListener"]
 
@@ -54,6 +62,12 @@ StateListener = Callable[[UserState, Mapping[str, str]], None]
 
 # Answers that mean "this session is over", as opposed to a passing failure.
 _REFUSALS = (NotAuthorizedError, UserNotFoundError)
+# How long a refresh waits for another process sharing the store to finish its own (whose
+# tokens it then adopts) before refreshing on its own: longer than a healthy exchange, short
+# enough that a stuck peer costs one extra refresh, not an outage. Callers' own timeouts apply.
+_REFRESH_TURN_WAIT = 15.0
+# The store's version before anything was read from it.
+_UNSEEN = object()
 
 
 class _Again(Exception):
@@ -169,6 +183,12 @@ class SessionMachine:
             s for s in loaded.states if self._policy["credentials"][s] != "wait"
         )
         self._init_lock = threading.Lock()
+        # The store's version when this client last read or wrote it: a refresh reads the store
+        # again only if another writer changed it since.
+        self._seen_version: object = _UNSEEN
+        # Whether the last save failed (the session lives in memory only until one works).
+        self._save_guard = threading.Lock()
+        self._unsaved = False
         self._release_generation = 0
         self._closed = False
         self._sign_in: SignInDriver | None = None
@@ -249,21 +269,27 @@ class SessionMachine:
     # -- what each state serves ---------------------------------------------------------
 
     def tokens(self, *, wait: bool = True, timeout: float | None = None) -> Tokens:
-        """The user-pool tokens, as the current state's ``tokens`` policy says."""
+        """The user-pool tokens, as the current state's ``tokens`` policy says. ``timeout``
+        bounds the whole call: a refresh still running then raises :class:`NetworkError`."""
         live = self.caches.tokens
         snapshot = self.engine.snapshot
         if live is not None and snapshot.state in self._serving_tokens:
             user = snapshot.data.user
             if user is not None and live.key == user.session_id:
                 try:
-                    return live.cache.get()
+                    return live.cache.get(timeout)
                 except _REFUSALS:
-                    pass  # the refusal moved the state: the policy decides below
-        return self._by_policy("tokens", self._TOKEN_POLICIES, wait, timeout)
+                    if not self._moved(snapshot):
+                        raise  # refused with the session kept (an impostor answer)
+                    # The refusal moved the state: the policy decides below.
+                except TimeoutError:
+                    raise _timed_out("token refresh", timeout) from None
+        return self._by_policy("tokens", self._TOKEN_POLICIES, wait, _deadline(timeout))
 
     def credentials(self, *, wait: bool = True, timeout: float | None = None) -> AWSCredentials:
-        """The AWS credentials, as the current state's ``credentials`` policy says."""
-        return self._by_policy("credentials", self._CREDENTIAL_POLICIES, wait, timeout)
+        """The AWS credentials, as the current state's ``credentials`` policy says; ``timeout``
+        bounds the whole call, as for :meth:`tokens`."""
+        return self._by_policy("credentials", self._CREDENTIAL_POLICIES, wait, _deadline(timeout))
 
     def identity_id(self) -> str:
         """The identity id of the signed-in user or the guest (from the record when known,
@@ -303,9 +329,8 @@ class SessionMachine:
         name: str,
         handlers: Mapping[str, Callable[[SessionMachine, Any, bool, float | None], T]],
         wait: bool,
-        timeout: float | None,
+        deadline: float | None,
     ) -> T:
-        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             snapshot = self.engine.snapshot
             handler = handlers[self._policy[name][snapshot.state]]
@@ -327,7 +352,9 @@ class SessionMachine:
             raise NotSignedInError(
                 "Signed in through federated_sign_in: there are no user pool tokens"
             )
-        return self._or_again(snapshot, self.caches.tokens_for(user).get)
+        return self._or_again(
+            snapshot, _within(self.caches.tokens_for(user), deadline, "token refresh")
+        )
 
     def _wait(self, snapshot: Any, wait: bool, deadline: float | None) -> NoReturn:
         if not wait:
@@ -353,18 +380,22 @@ class SessionMachine:
     def _serve_user(self, snapshot: Any, wait: bool, deadline: float | None) -> AWSCredentials:
         user: User = snapshot.data.user
         credentials: AWSCredentials = self._or_again(
-            snapshot, self.caches.user_credentials_for(user).get
+            snapshot,
+            _within(self.caches.user_credentials_for(user), deadline, "AWS credentials request"),
         )
         return credentials
 
     def _serve_guest(self, snapshot: Any, wait: bool, deadline: float | None) -> AWSCredentials:
         guest = self.caches.guest_credentials_for(snapshot.data.guest)
-        credentials: AWSCredentials = self._or_again(snapshot, guest.get)
+        credentials: AWSCredentials = self._or_again(
+            snapshot, _within(guest, deadline, "guest credentials request")
+        )
         return credentials
 
     def _try_guest(self, snapshot: Any, wait: bool, deadline: float | None) -> NoReturn:
         # Success commits guest_credentials_obtained (signedOut -> guest); ask the new state.
-        self._or_again(snapshot, self.caches.guest_credentials_for(snapshot.data.guest).get)
+        guest = self.caches.guest_credentials_for(snapshot.data.guest)
+        self._or_again(snapshot, _within(guest, deadline, "guest credentials request"))
         raise _Again
 
     def _or_again(self, snapshot: Any, get: Callable[[], T]) -> T:
@@ -373,12 +404,16 @@ class SessionMachine:
         try:
             return get()
         except (NotSignedInError, *_REFUSALS, GuestAccessNotAllowedError):
-            now = self.engine.snapshot
-            if now.state != snapshot.state or (
-                now.data.user_session_id != snapshot.data.user_session_id
-            ):
+            if self._moved(snapshot):
                 raise _Again from None
             raise
+
+    def _moved(self, snapshot: Any) -> bool:
+        """The state or the session changed since ``snapshot``."""
+        now = self.engine.snapshot
+        return bool(
+            now.state != snapshot.state or now.data.user_session_id != snapshot.data.user_session_id
+        )
 
     _TOKEN_POLICIES: Mapping[str, Callable[[SessionMachine, Any, bool, float | None], Tokens]] = {
         "initialize": _initialize_first,
@@ -402,8 +437,9 @@ class SessionMachine:
         current = previous or user.tokens
         session_id = user.session_id
         provider = self._user_pool()
-        # Under the store's cross-process lock: processes sharing the store refresh once.
-        with self._store.lock():
+        # The store's turn to refresh, not its lock: processes sharing the store refresh once
+        # between them, while a sign-out or a save never waits for this network exchange.
+        with self._refresh_turn():
             tokens = self._refreshed_by_another_process(current)
             if tokens is None:
                 try:
@@ -415,7 +451,10 @@ class SessionMachine:
                         _log.info("The user pool refused the refresh token (%s)", exc.code)
                         self.engine.fire("user_pool_token_refused", session_id=session_id)
                     raise
+                _require_same_user(current, tokens)
             refreshed = tokens
+            # Its save_session effect writes under the store's lock, briefly, before the turn
+            # is released: whoever waited for the turn then finds these tokens saved.
             committed = self.engine.fire(
                 "tokens_refreshed",
                 update=lambda record: _with_tokens(record, session_id, refreshed),
@@ -424,6 +463,13 @@ class SessionMachine:
         if not committed:
             raise NotSignedInError("The session ended while its tokens were refreshed")
         return Expiring(tokens, tokens.expiration.timestamp())
+
+    def _refresh_turn(self) -> AbstractContextManager[bool]:
+        """The store's turn to refresh, if it offers one (else refresh without waiting)."""
+        store = self._store
+        if isinstance(store, RefreshLockingStore):
+            return store.refresh_lock(_REFRESH_TURN_WAIT)
+        return contextlib.nullcontext(False)
 
     def _fetch_user_credentials(self, session_id: int) -> Expiring[AWSCredentials]:
         record = self.record
@@ -470,22 +516,52 @@ class SessionMachine:
     # -- persistence --------------------------------------------------------------------
 
     def save(self) -> None:
-        """Save the current record (under the store's cross-process lock). A closed session
-        writes nothing: a late answer must not overwrite what another client saved since."""
+        """Save the current record (under the store's cross-process lock, held only for the
+        write). A closed session writes nothing: a late answer must not overwrite what another
+        client saved since.
+
+        Best-effort: a store that cannot be locked or written leaves the session in memory,
+        where it is served and refreshed as usual. The first failure is one WARNING; the ones
+        after it, until a save works again, are DEBUG (a read-only directory would otherwise
+        warn on every refresh).
+        """
         if self._closed:
             return
         try:
             with self._store.lock():
                 self._store.save(to_document(self.record, now=self._clock()))
+                self._seen_version = self._store.version()
         except AuthError as exc:
-            _log.warning("Could not save the session: %s", exc)
+            with self._save_guard:
+                first, self._unsaved = not self._unsaved, True
+            if first:
+                _log.warning(
+                    "Could not save the session; it is kept in memory only, and saved again "
+                    "when the store accepts it: %s",
+                    exc,
+                )
+            else:
+                _log.debug("Could not save the session (kept in memory): %s", exc)
+            return
+        with self._save_guard:
+            resumed, self._unsaved = self._unsaved, False
+        if resumed:
+            _log.info("The session is saved again")
 
     def _load(self) -> Mapping[str, Any] | None:
         try:
-            return self._store.load()
+            return self._read_store()
         except AuthError as exc:
             _log.warning("Could not read the saved session; starting without it: %s", exc)
             return None
+
+    def _read_store(self) -> Mapping[str, Any] | None:
+        """``store.load()``, remembering the version read (``AuthError`` from the store)."""
+        version = self._store.version()
+        loaded = self._store.load()
+        # Read (or found unusable, which the store logged) as of `version` at least.
+        self._seen_version = version
+        return loaded
 
     def _verify(self, raw: RawTokens, keys: Mapping[str, Any] | None) -> Tokens:
         # Expired tokens that the refresh token renews are still the session.
@@ -500,8 +576,17 @@ class SessionMachine:
 
     def _refreshed_by_another_process(self, current: Tokens) -> Tokens | None:
         """Tokens another process sharing the store refreshed from the same session, if
-        still fresh enough to serve."""
-        document = migrate(self._load() or {}) or {}
+        still fresh enough to serve. Reads the store only if another writer changed it since
+        this client last read or wrote it."""
+        try:
+            if self._store.version() == self._seen_version:
+                return None
+            loaded = self._read_store()
+        except AuthError as exc:
+            # Only a chance to save a request: the refresh goes on without it.
+            _log.debug("Could not read the store before refreshing: %s", exc)
+            return None
+        document = migrate(loaded or {}) or {}
         user = document.get("user")
         saved = user.get("tokens") if isinstance(user, Mapping) else None
         if not isinstance(saved, Mapping) or saved.get("refresh_token") != current.refresh_token:
@@ -516,7 +601,55 @@ class SessionMachine:
             return None
         if tokens.expiration.timestamp() - self._clock() <= self._min_validity:
             return None
+        try:
+            _require_same_user(current, tokens)
+        except NotAuthorizedError:
+            return None
         return tokens
+
+
+def _require_same_user(current: Tokens, refreshed: Tokens) -> None:
+    """Refuse refreshed tokens about another user than the session's (OpenID Connect Core
+    12.2: the ``sub`` of a refreshed id token must be the original one's): an impostor or
+    misrouted answer must not switch the session to someone else. Nothing is committed and
+    the session is kept."""
+    for before, after in (
+        (current.id_claims.get("sub"), refreshed.id_claims.get("sub")),
+        (current.username, refreshed.username),
+    ):
+        # A claim the session's tokens lack cannot be compared; every verified Cognito token
+        # has both.
+        if before is None or before == after:
+            continue
+        raise NotAuthorizedError(
+            "The refresh answered for another user than the session's (its tokens name "
+            "another subject); the answer was refused and the session kept"
+        )
+
+
+def _deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def _within(cache: RefreshingCache[T], deadline: float | None, what: str) -> Callable[[], T]:
+    """``cache.get`` bounded by ``deadline`` (monotonic), a refresh past it a NetworkError."""
+
+    def get() -> T:
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            return cache.get(timeout)
+        except TimeoutError:
+            raise _timed_out(what, timeout) from None
+
+    return get
+
+
+def _timed_out(what: str, timeout: float | None) -> NetworkError:
+    """The caller's timeout ran out while a refresh was still waiting for the service."""
+    return NetworkError(
+        f"The {what} did not finish within the timeout ({timeout or 0:g} s); it goes on in "
+        "the background and nothing changed"
+    )
 
 
 def _with_tokens(record: SessionRecord, session_id: int, tokens: Tokens) -> SessionRecord:

@@ -1,8 +1,10 @@
 """Session stores: where the client keeps its one session document between runs.
 
 The document is a JSON-able dict (tokens, JWKS, identity id, credentials, user state...). A store
-loads it, saves it atomically, clears it, and offers a lock that the client holds around "load,
-maybe refresh, save" so that several processes sharing a store refresh once in total.
+loads it, saves it atomically, clears it, and offers a lock that the client holds around reading
+what another process saved and writing its own: never across a network call, so a sign-out or a
+save never waits for a refresh. Stores may also offer ``refresh_lock(timeout)``, a separate,
+bounded turn to refresh, so that several processes sharing a store refresh once in total.
 """
 
 from __future__ import annotations
@@ -12,19 +14,28 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import SessionStoreError
-from ._crypto import EnvelopeError, config_digest, open_envelope, parse_envelope, seal
+from ._crypto import (
+    EnvelopeError,
+    config_digest,
+    open_envelope,
+    parse_envelope,
+    seal,
+    sealed_size,
+)
 from ._keys import (
     FileKeySource,
     KeyringKeySource,
     KeySource,
     MissingKeyringKeySource,
     UntrustedFileError,
+    directory_problem,
     file_marker,
     probe_keyring,
     read_owner_only,
@@ -32,15 +43,35 @@ from ._keys import (
     write_atomic,
 )
 
-__all__ = ["FileSessionStore", "MemorySessionStore", "SessionStore"]
+__all__ = [
+    "MAX_SESSION_BYTES",
+    "FileSessionStore",
+    "MemorySessionStore",
+    "RefreshLockingStore",
+    "SessionStore",
+]
 
 _log = logging.getLogger("fsm_auth.session")
 
 _SESSION_FILE = "session.bin"
 _KEY_FILE = "key"
 _LOCK_FILE = "session.lock"
+_REFRESH_LOCK_FILE = "refresh.lock"
 # A session is a few tokens, a JWKS and credentials: kilobytes. Refuse to slurp anything huge.
-_MAX_SESSION_BYTES = 16 * 1024 * 1024
+# One limit for both directions: save() refuses what load() would refuse.
+MAX_SESSION_BYTES = 16 * 1024 * 1024
+
+
+def _check_size(plaintext: bytes, where: Path | str) -> None:
+    """Refuse a document whose session file would exceed :data:`MAX_SESSION_BYTES`."""
+    size = sealed_size(len(plaintext))
+    if size > MAX_SESSION_BYTES:
+        raise store_error(
+            "save the session to",
+            where,
+            f"it would take {size} bytes, over the limit of {MAX_SESSION_BYTES} "
+            "(the session saved before is kept)",
+        )
 
 
 @runtime_checkable
@@ -68,6 +99,19 @@ class SessionStore(Protocol):
         ...
 
 
+@runtime_checkable
+class RefreshLockingStore(Protocol):
+    """A store that also coordinates refreshes among the processes sharing it (optional)."""
+
+    def refresh_lock(self, timeout: float) -> AbstractContextManager[bool]:
+        """A turn to refresh, exclusive across processes and threads, awaited at most
+        ``timeout`` seconds. Yields True when held; False when it could not be had in time or
+        at all (a read-only directory): the caller then refreshes on its own. Never raises for
+        that. Unlike :meth:`SessionStore.lock`, it may be held across a network call, and
+        nothing but a refresh ever waits for it."""
+        ...
+
+
 def _encode(data: Mapping[str, Any]) -> bytes:
     # allow_nan=False: NaN is not JSON, and a document that another reader rejects is corrupt.
     return json.dumps(
@@ -84,6 +128,7 @@ class MemorySessionStore:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
+        self._refresh_lock = threading.RLock()
         self._data: bytes | None = None
         self._version = 0
 
@@ -97,6 +142,8 @@ class MemorySessionStore:
 
     def save(self, data: Mapping[str, Any]) -> None:
         encoded = _encode(data)
+        # The file store's limit, so that a session that works here also works on disk.
+        _check_size(encoded, "memory")
         with self._lock:
             self._data = encoded
             self._version += 1
@@ -112,6 +159,17 @@ class MemorySessionStore:
         with self._lock:
             yield
 
+    @contextlib.contextmanager
+    def refresh_lock(self, timeout: float) -> Iterator[bool]:
+        """A turn to refresh among the clients sharing this store (see
+        :class:`RefreshLockingStore`)."""
+        held = self._refresh_lock.acquire(timeout=max(0.0, timeout))
+        try:
+            yield held
+        finally:
+            if held:
+                self._refresh_lock.release()
+
     def version(self) -> object:
         with self._lock:
             return self._version
@@ -125,15 +183,20 @@ class _Ignored(Exception):
 
 
 class _DirectoryLock:
-    """One per directory per process: a thread lock in front of the cross-process file lock."""
+    """One per directory per process: a thread lock in front of the cross-process file lock,
+    for the store's lock and for the turn to refresh."""
 
-    def __init__(self, lock_path: Path) -> None:
+    def __init__(self, directory: Path) -> None:
         self.threads = threading.RLock()
         # thread_local=False: the RLock already keeps other threads out, and the file lock's own
         # counter must be shared so that nesting in one thread is reentrant.
         import filelock  # on first use: keeps `import fsm_auth` cheap
 
-        self.file = filelock.FileLock(lock_path, mode=0o600, thread_local=False)
+        self.file = filelock.FileLock(directory / _LOCK_FILE, mode=0o600, thread_local=False)
+        self.refresh_threads = threading.RLock()
+        self.refresh_file = filelock.FileLock(
+            directory / _REFRESH_LOCK_FILE, mode=0o600, thread_local=False
+        )
 
 
 _directory_locks: dict[Path, _DirectoryLock] = {}
@@ -155,7 +218,7 @@ def _directory_lock(directory: Path) -> _DirectoryLock:
     with _directory_locks_guard:
         lock = _directory_locks.get(directory)
         if lock is None:
-            lock = _directory_locks[directory] = _DirectoryLock(directory / _LOCK_FILE)
+            lock = _directory_locks[directory] = _DirectoryLock(directory)
         return lock
 
 
@@ -173,9 +236,19 @@ class FileSessionStore:
     then read the session.
 
     The directory is created with mode 0700 (an existing one keeps its mode), files with 0600. A
-    session or key file that is a symlink, not owned by the user, or has any group/other
+    directory owned by another user, or that other users can write to, is not used: ``load()``
+    ignores it with a warning and ``save()`` raises, naming it. A session or key file that is
+    not a regular file (a symlink, a FIFO...), not owned by the user, or has any group/other
     permission bit is not trusted: ``load()`` ignores it with a warning and the next ``save()``
     replaces it (a key file that others could read is replaced by a new key).
+
+    A session file is at most 16 MiB (:data:`MAX_SESSION_BYTES`): ``save()`` refuses a larger
+    document with :class:`~fsm_auth.errors.SessionStoreError` and keeps the file it had, as
+    ``load()`` would refuse it.
+
+    :meth:`lock` guards reading and writing the file and is never held across a network call;
+    :meth:`refresh_lock` (``refresh.lock``) is the turn to refresh that processes sharing the
+    directory take so that they refresh once between them.
 
     ``config_key`` names the configuration (user pool, app client, identity pool). A session
     saved under another configuration key is wiped on load, as AWSMobileClient does.
@@ -232,6 +305,7 @@ class FileSessionStore:
 
     def save(self, data: Mapping[str, Any]) -> None:
         plaintext = _encode(data)
+        _check_size(plaintext, self._session_path)
         with self.lock():
             key = self._keys().get_or_create()
             self._sweep_temp_files()
@@ -272,6 +346,41 @@ class FileSessionStore:
             finally:
                 held.file.release()
 
+    @contextlib.contextmanager
+    def refresh_lock(self, timeout: float) -> Iterator[bool]:
+        """The turn to refresh among the processes and threads sharing the directory, awaited
+        at most ``timeout`` seconds; yields False (and logs at DEBUG) when it cannot be had in
+        time or at all. See :class:`RefreshLockingStore`."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        held = None
+        try:
+            self._ensure_directory()
+            held = _directory_lock(self._directory)
+        except SessionStoreError as exc:
+            _log.debug("No turn to refresh: %s", exc)
+        got_thread = held is not None and held.refresh_threads.acquire(timeout=max(0.0, timeout))
+        got_file = False
+        try:
+            if held is not None and got_thread:
+                import filelock
+
+                try:
+                    held.refresh_file.acquire(timeout=max(0.0, deadline - time.monotonic()))
+                    got_file = True
+                except filelock.Timeout:
+                    _log.debug("Another process is still refreshing; refreshing on our own")
+                except (OSError, RuntimeError) as exc:
+                    # Unwritable (read-only, foreign) or refused by filelock: refresh anyway.
+                    _log.debug(
+                        "No turn to refresh: cannot lock %s: %s", held.refresh_file.lock_file, exc
+                    )
+            yield got_file
+        finally:
+            if got_file and held is not None:
+                held.refresh_file.release()
+            if got_thread and held is not None:
+                held.refresh_threads.release()
+
     def version(self) -> object:
         try:
             return file_marker(os.stat(self._session_path))
@@ -283,7 +392,14 @@ class FileSessionStore:
     def _load(self) -> dict[str, Any] | None:
         path = self._session_path
         try:
-            read = read_owner_only(path, _MAX_SESSION_BYTES)
+            problem = directory_problem(self._directory)
+        except FileNotFoundError:
+            _log.debug("No saved session: %s does not exist", self._directory)
+            return None
+        if problem is not None:
+            raise _Ignored(f"the directory {self._directory} is not used: {problem}")
+        try:
+            read = read_owner_only(path, MAX_SESSION_BYTES)
         except FileNotFoundError:
             _log.debug("No saved session at %s", path)
             return None
@@ -348,8 +464,14 @@ class FileSessionStore:
 
     def _ensure_directory(self) -> None:
         directory = self._directory
-        if directory.is_dir():
-            return
+        try:
+            problem = directory_problem(directory)
+        except FileNotFoundError:
+            problem = None
+        else:
+            if problem is None:
+                return
+            raise store_error("use the session directory", directory, problem)
         try:
             directory.parent.mkdir(parents=True, exist_ok=True)
             directory.mkdir(mode=0o700)

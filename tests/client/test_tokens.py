@@ -232,7 +232,8 @@ def test_token_from_another_pool_is_refused(
     other = emulator.provision(with_identity_pool=False, bucket=None)
     foreign = _tokens_elsewhere(admin_idp, other.user_pool_id, other.client_id)
     _SwappingProvider.swap = lambda raw: foreign
-    _refused(swapping_client, "iss")
+    # Each pool signs with its own keys: the other pool's kid is not in this pool's JWKS.
+    _refused(swapping_client, "signing key id")
 
 
 def test_token_for_another_app_client_is_refused(

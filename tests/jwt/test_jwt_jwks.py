@@ -108,13 +108,18 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/{POOL_ID}/.well-known/jwks.json"
 
 
-def test_connection_refused_is_network_error_and_not_rate_limited() -> None:
+def test_connection_refused_is_network_error_and_rate_limited() -> None:
     mono = FakeClock(100.0)
     cache = JWKSCache(closed_port_url(), monotonic=mono, timeout=2)
     with pytest.raises(NetworkError, match="cannot fetch the JWKS"):
         cache.get_key("kid-1")
-    # A failed fetch proved nothing about the kid: the next call tries the network again.
-    with pytest.raises(NetworkError):
+    # A failed fetch is rate-limited too (issue 9): the next call says why without a request...
+    with pytest.raises(NetworkError, match="rate-limited"):
+        cache.get_key("kid-1")
+    assert cache.fetch_count == 1
+    # ...and once the interval has passed, the failure proved nothing about the kid: try again.
+    mono.now += 5
+    with pytest.raises(NetworkError, match="cannot fetch the JWKS"):
         cache.get_key("kid-1")
     assert cache.fetch_count == 2
 
@@ -135,11 +140,13 @@ def test_unusable_body_is_network_error(server: JWKSServer, body: bytes) -> None
 
 
 def test_failure_then_recovery(server: JWKSServer) -> None:
-    cache = cache_for(server)
+    mono = FakeClock(100.0)
+    cache = cache_for(server, monotonic=mono)
     server.status = 500
     with pytest.raises(NetworkError):
         cache.get_key("kid-1")
     server.status = 200
+    mono.now += 5  # past the rate limit, which applies after a failure too
     assert cache.get_key("kid-1") is not None
     assert len(server.requests) == 2
 

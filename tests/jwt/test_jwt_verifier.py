@@ -83,7 +83,11 @@ def test_malformed_tokens_are_refused(verifier: TokenVerifier, token: str) -> No
 def test_wrong_issuer_is_refused(
     verifier: TokenVerifier, make_token: MakeToken, server: JWKSServer
 ) -> None:
-    refused(verifier, make_token("id", iss=f"{server.endpoint}/{POOL_ID}"), "id", "iss is not")
+    # (<endpoint>/<pool id> is accepted with an endpoint: tests/jwt/test_local_cognito_issuer.py)
+    refused(
+        verifier, make_token("id", iss=f"{server.endpoint}/us-east-1_Other"), "id", "iss is not"
+    )
+    refused(verifier, make_token("id", iss="https://evil.example/" + POOL_ID), "id", "iss is not")
     refused(verifier, make_token("id", iss=None), "id", "iss is not")
 
 

@@ -182,7 +182,7 @@ def test_failed_refresh_ahead_serves_the_valid_token_and_backs_off(
 
 
 def test_failed_refresh_ahead_offline_keeps_serving(
-    make_client: MakeClient, emulator: Emulator, clock: FakeClock
+    make_client: MakeClient, emulator: Emulator, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = signed_in_client(make_client, emulator, identity_pool=False)
     tokens = client.get_tokens()
@@ -192,6 +192,9 @@ def test_failed_refresh_ahead_offline_keeps_serving(
         assert client.get_tokens() == tokens
         clock.advance(0.01)
     assert client.current_user_state == UserState.SIGNED_IN
+    # The refresh ahead runs in its own thread: let it fail while offline, or it could back
+    # off from a clock already moved on below (and be retried only after the test's end).
+    assert wait_until(lambda: "refresh of tokens failed" in caplog.text)
     emulator.start()
     clock.advance(120)  # past any back-off, still before the token must be refreshed
     client.get_tokens()
