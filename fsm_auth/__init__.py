@@ -34,6 +34,7 @@ from fsm_auth.errors import (
     ResourceNotFoundError,
     ServiceError,
     SessionStoreError,
+    SessionStoreUnavailableError,
     SignInCancelledError,
     SpecError,
     TooManyRequestsError,
@@ -60,7 +61,12 @@ if TYPE_CHECKING:
     from fsm_auth.client import AuthClient, UserStateListener
     from fsm_auth.plugins import PluginRegistry
     from fsm_auth.provider import IdentityPoolProvider, ProviderContext, UserPoolProvider
-    from fsm_auth.session import FileSessionStore, MemorySessionStore, SessionStore
+    from fsm_auth.session import (
+        FileSessionStore,
+        MemorySessionStore,
+        RedisSessionStore,
+        SessionStore,
+    )
     from fsm_auth.transport import RetryPolicy
 
 __version__ = "0.1.0"
@@ -71,6 +77,7 @@ _LAZY = {
     "UserStateListener": "fsm_auth.client",
     "FileSessionStore": "fsm_auth.session",
     "MemorySessionStore": "fsm_auth.session",
+    "RedisSessionStore": "fsm_auth.session",
     "SessionStore": "fsm_auth.session",
     "PluginRegistry": "fsm_auth.plugins",
     "IdentityPoolProvider": "fsm_auth.provider",
@@ -108,11 +115,13 @@ __all__ = [
     "PluginRegistry",
     "ProviderContext",
     "ProviderError",
+    "RedisSessionStore",
     "ResourceNotFoundError",
     "RetryPolicy",
     "ServiceError",
     "SessionStore",
     "SessionStoreError",
+    "SessionStoreUnavailableError",
     "SignInCancelledError",
     "SignInResult",
     "SignInState",

@@ -119,6 +119,18 @@ def _credentials(args: argparse.Namespace) -> int:
     return run_credentials_command(args)
 
 
+def _whoami_arguments(parser: argparse.ArgumentParser) -> None:
+    from fsm_auth._credential_process import add_whoami_arguments
+
+    add_whoami_arguments(parser)
+
+
+def _whoami(args: argparse.Namespace) -> int:
+    from fsm_auth._credential_process import run_whoami_command
+
+    return run_whoami_command(args)
+
+
 # name → (help, add arguments, run)
 _COMMANDS: dict[str, tuple[str, _Configure, _Run]] = {
     "demo": (
@@ -135,6 +147,12 @@ _COMMANDS: dict[str, tuple[str, _Configure, _Run]] = {
         "print AWS credentials for the current session (credential_process)",
         _credentials_arguments,
         _credentials,
+    ),
+    "whoami": (
+        "print the saved session's user state, user name, token expiry and identity id "
+        "(no network call, no secret)",
+        _whoami_arguments,
+        _whoami,
     ),
     "diagram": ("print a state diagram of a spec", _diagram_arguments, _diagram),
 }

@@ -34,9 +34,9 @@ from fsm_auth.session import (
     FederatedSession,
     FileSessionStore,
     SessionMachine,
-    SessionStore,
     UserPoolSession,
 )
+from fsm_auth.session._store import UnscopedSessionStore, scope_store
 from fsm_auth.transport import RetryPolicy
 from fsm_auth.values import (
     AWSCredentials,
@@ -75,13 +75,16 @@ class AuthClient:
         self,
         config: AuthConfig,
         *,
-        store: SessionStore,
+        store: UnscopedSessionStore,
         clock: Callable[[], float] | None = None,
         retry: RetryPolicy | None = None,
         min_validity: float = 30.0,
         plugins: PluginRegistry | None = None,
     ) -> None:
         self.config = config
+        # The client's own session in the store: other configurations' (other programs on the
+        # default directory, other pools on a shared store) are never read, replaced or deleted.
+        scoped = scope_store(store, config.config_key)
         # The service's time (the local clock plus the offset learnt from fresh tokens' iat):
         # one owner, shared by the providers, the caches and botocore, so that every expiry
         # and refresh decision about tokens and credentials is made in the service's time.
@@ -93,7 +96,7 @@ class AuthClient:
         self._lifecycle = Engine("client")
         self._session = SessionMachine(
             config,
-            store=store,
+            store=scoped,
             clock=self._clock,
             min_validity=min_validity,
             user_pool=self._providers.user_pool,
@@ -107,7 +110,7 @@ class AuthClient:
         source: str | os.PathLike[str] | Mapping[str, Any],
         *,
         storage_dir: str | os.PathLike[str] | None = None,
-        store: SessionStore | None = None,
+        store: UnscopedSessionStore | None = None,
         endpoint_url: str | None = None,
         clock: Callable[[], float] | None = None,
         min_validity: float = 30.0,
@@ -119,8 +122,11 @@ class AuthClient:
         ``amplify_outputs.json`` (a path or a parsed mapping).
 
         The session lives in an encrypted store under ``storage_dir`` (default: the platform's
-        user data dir for fsm-auth), or in ``store``. ``endpoint_url`` overrides every Cognito
-        endpoint (a local emulator). ``clock`` returns epoch seconds for every expiry decision.
+        user data dir for fsm-auth), or in ``store``; the client keeps it in the store's record
+        of its own configuration (``store.scoped(config.config_key)``, or a guard for a store
+        without ``scoped``), never reading or deleting other configurations' sessions.
+        ``endpoint_url`` overrides every Cognito endpoint (a local emulator). ``clock`` returns
+        epoch seconds for every expiry decision.
         ``min_validity``: no token or credential is handed out with fewer seconds left.
         ``retry``: timeouts and bounded retries of throttled or failed (5xx) calls.
         ``plugins``: where providers are found (default: the entry points).
@@ -135,7 +141,7 @@ class AuthClient:
             source, endpoint_url=endpoint_url, allow_insecure_endpoint=allow_insecure_endpoint
         )
         if store is None:
-            store = FileSessionStore(storage_dir, config_key=config.config_key)
+            store = FileSessionStore(storage_dir)
         return cls(
             config, store=store, clock=clock, retry=retry, min_validity=min_validity,
             plugins=plugins,

@@ -17,6 +17,8 @@
     ├── ProviderError                     a provider plugin failed to load or is unknown
     ├── SessionStoreError                 the session store cannot be read or written
     ├── NetworkError                      the service could not be reached (offline, DNS, timeout)
+    │   └── SessionStoreUnavailableError  a networked store (Redis) could not be reached: also
+    │                                     a SessionStoreError
     └── ServiceError                      the service answered with an error
         ├── NotAuthorizedError            NotAuthorizedException
         ├── UserNotConfirmedError         UserNotConfirmedException
@@ -64,6 +66,7 @@ __all__ = [
     "ResourceNotFoundError",
     "ServiceError",
     "SessionStoreError",
+    "SessionStoreUnavailableError",
     "SignInCancelledError",
     "SpecError",
     "TooManyRequestsError",
@@ -184,6 +187,12 @@ class NetworkError(AuthError):
 
     Nothing changes on a network error: no state change, no sign-out, no session lost.
     """
+
+
+class SessionStoreUnavailableError(SessionStoreError, NetworkError):
+    """A session store on the network (Redis) could not be reached. It is a
+    :class:`SessionStoreError` (the store failed) and a :class:`NetworkError` (offline: nothing
+    changes, nobody is signed out, and the call can be tried again when the store is back)."""
 
 
 class ServiceError(AuthError):

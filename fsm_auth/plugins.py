@@ -1,7 +1,11 @@
 """Provider plugins: a registry of provider factories, found through entry points or
 registered by hand, and built for a role with a check against the role's protocol.
 
-Plugins are found under the entry-point group ``fsm_auth.providers``. A plugin that fails to
+Plugins are found under the entry-point group ``fsm_auth.providers``. The built-in providers
+(:data:`BUILTINS`) are known classes: asking the default group for one imports it directly,
+without scanning the installed distributions' entry points (tens of milliseconds, paid by every
+``fsm-auth credentials`` an AWS SDK runs); the entry points are scanned only for a name that is
+not built in, or to list what is available. A plugin that fails to
 load is logged by name and reported by :meth:`PluginRegistry.load_errors`; the others keep
 working. Asking for a broken or unknown plugin raises :class:`~fsm_auth.errors.ProviderError`
 naming it, and so does a built provider that lacks a method of its role's protocol (naming the
@@ -14,10 +18,10 @@ the default registry, for applications that register a provider once at start-up
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 from collections.abc import Mapping
-from importlib.metadata import entry_points
 from typing import Any
 
 from fsm_auth.config import AuthConfig
@@ -30,6 +34,7 @@ from fsm_auth.provider import (
 )
 
 __all__ = [
+    "BUILTINS",
     "GROUP",
     "ROLES",
     "PluginRegistry",
@@ -46,6 +51,14 @@ __all__ = [
 
 GROUP = "fsm_auth.providers"
 """The entry-point group providers are registered under."""
+
+BUILTINS: Mapping[str, str] = {
+    "userpool": "fsm_auth_providers.userpool:UserPoolProvider",
+    "federated": "fsm_auth_providers.federated:FederatedProvider",
+    "guest": "fsm_auth_providers.guest:GuestProvider",
+}
+"""The built-in providers of :data:`GROUP`, as ``module:attribute`` (the same values as their
+entry points in ``pyproject.toml``; a test keeps the two equal)."""
 
 ROLES: Mapping[str, type[Any]] = {
     "user_pool": UserPoolProvider,
@@ -126,6 +139,9 @@ class PluginRegistry:
             factory = self._registered.get(name)
         if factory is not None:
             return factory
+        builtin = self._builtin(name)
+        if builtin is not None:
+            return builtin
         found = self._discover()
         if name in found:
             return found[name]
@@ -154,10 +170,26 @@ class PluginRegistry:
             )
         return provider
 
+    def _builtin(self, name: str) -> ProviderFactory | None:
+        """The built-in provider ``name`` of the default group, imported without a scan; ``None``
+        for another name or group (or if it cannot be imported: the scan then reports why)."""
+        target = BUILTINS.get(name) if self._group == GROUP else None
+        if target is None:
+            return None
+        module, _, attribute = target.partition(":")
+        try:
+            factory: ProviderFactory = getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError):
+            return None
+        return factory
+
     def _discover(self) -> dict[str, ProviderFactory]:
         with self._lock:
             if self._discovered is not None:
                 return self._discovered
+            # Imported here: importlib.metadata alone costs tens of milliseconds at start-up.
+            from importlib.metadata import entry_points
+
             found: dict[str, ProviderFactory] = {}
             for entry in entry_points(group=self._group) if self._group else ():
                 if entry.name in found:

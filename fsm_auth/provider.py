@@ -152,7 +152,8 @@ class ProviderContext:
     plugins: PluginRegistry | None = None
 
     def transport(self, service: str, region: str, endpoint_url: str | None) -> ServiceTransport:
-        """A transport to ``service`` in ``region`` (unsigned boto3, mapped errors, retries)."""
+        """A transport to ``service`` in ``region`` (unsigned Cognito JSON calls over
+        the process-wide HTTP pool, mapped errors, retries)."""
         from fsm_auth.transport import ServiceTransport
 
         return ServiceTransport(service, region, endpoint_url=endpoint_url, retry=self.retry)

@@ -1,28 +1,40 @@
-"""Calls to AWS services: unsigned boto3 clients, error mapping and bounded retries.
+"""Calls to Cognito: unsigned JSON 1.1 requests over one process-wide HTTP connection pool,
+error mapping and bounded retries.
 
-Cognito's public operations need no AWS credentials, so every client here is unsigned
-(``botocore.UNSIGNED``). boto3 is imported on the first call that needs the network, which
-keeps ``import fsm_auth`` cheap.
+Cognito's public operations need no AWS credentials and speak the AWS JSON 1.1 protocol
+(``POST /`` with ``X-Amz-Target: <service prefix>.<Operation>`` and a JSON body; errors as
+``__type`` + ``message``), so they need neither a signature nor botocore's service model. Every
+transport of the process sends through one thread-safe urllib3 pool manager (one per proxy),
+built on the first call: building a client costs nothing, no client loads a service model or
+endpoint rules, and connections to the same endpoint are reused by every client. urllib3 is
+imported on the first call that needs the network, which keeps ``import fsm_auth`` cheap.
 
 Errors come out as the ``fsm_auth.errors`` tree: connection refused or reset, DNS failure and
 timeouts as :class:`~fsm_auth.errors.NetworkError` (never retried here: the caller decides,
 and nothing changes state on a network error); throttling and 5xx answers are retried a
-bounded number of times with full-jitter exponential backoff, then mapped.
+bounded number of times with full-jitter exponential backoff, then mapped; an answer that is
+not the JSON document the operation returns is an :class:`~fsm_auth.errors.InvalidParameterError`
+naming the member that did not fit (never its value).
 
-botocore logs whole request and response bodies at DEBUG (passwords, refresh tokens, AWS secret
-keys). While one of our calls runs, those records are replaced by a placeholder; the
-application's own boto3 logging, outside our calls, is left as it is.
+Nothing here logs a request or response body. urllib3 logs request lines at DEBUG; while one
+of our calls runs, those records (and botocore's, should an application's hook call it) are
+replaced by a placeholder; the application's own logging, outside our calls, is left as it is.
 """
 
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
+import os
 import random
+import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -48,6 +60,8 @@ _BODY_LOGGERS = (
     "botocore.retryhandler",
     "botocore.auth",
     "urllib3.connectionpool",
+    "urllib3.connection",
+    "urllib3.response",
 )
 _in_our_call: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "fsm_auth_in_call", default=False
@@ -55,7 +69,7 @@ _in_our_call: contextvars.ContextVar[bool] = contextvars.ContextVar(
 
 
 class _WithholdBodies(logging.Filter):
-    """Replace botocore's records made during our calls: they may carry credentials."""
+    """Replace HTTP-layer records made during our calls: they may carry credentials."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if _in_our_call.get():
@@ -65,21 +79,99 @@ class _WithholdBodies(logging.Filter):
 
 
 _withhold = _WithholdBodies()
-_filters_installed = False
 
-
-def _install_log_filters() -> None:
-    global _filters_installed
-    if not _filters_installed:
-        for name in _BODY_LOGGERS:
-            # A filter on a logger applies to records created on that very logger.
-            logging.getLogger(name).addFilter(_withhold)
-        _filters_installed = True
-
+# The X-Amz-Target prefix and the public endpoint of each service this transport speaks to.
+_SERVICES = {
+    "cognito-idp": "AWSCognitoIdentityProviderService",
+    "cognito-identity": "AWSCognitoIdentityService",
+}
+_CONTENT_TYPE = "application/x-amz-json-1.1"
+_USER_AGENT = f"fsm-auth Python/{sys.version_info[0]}.{sys.version_info[1]}"
+_REGION = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*\Z")
+# The answer of a Cognito operation is small (tokens are a few KiB); a server that sends more
+# is not Cognito, and reading it whole would let it fill memory.
+_MAX_ANSWER_BYTES = 1 << 20
 
 _THROTTLING_CODES = frozenset(
     {"TooManyRequestsException", "ThrottlingException", "Throttling", "RequestLimitExceeded"}
 )
+
+
+class _Shared:
+    """What every transport of the process shares, built once on first use: the log filters
+    and one urllib3 pool manager per proxy (``None``: direct). urllib3's managers are
+    thread-safe; this lock only guards building them."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.managers: dict[str | None, Any] = {}
+        self.filters_installed = False
+
+    def manager(self, proxy: str | None) -> Any:
+        manager = self.managers.get(proxy)
+        if manager is not None:
+            return manager
+        with self.lock:
+            manager = self.managers.get(proxy)
+            if manager is None:
+                manager = _build_manager(proxy)
+                if not self.filters_installed:
+                    for name in _BODY_LOGGERS:
+                        # A filter on a logger applies to records created on that very logger.
+                        logging.getLogger(name).addFilter(_withhold)
+                    self.filters_installed = True
+                self.managers[proxy] = manager
+        return manager
+
+
+_shared = _Shared()
+
+
+def _forget_after_fork() -> None:
+    # A forked child must not write on its parent's pooled sockets (both would read each
+    # other's answers), nor wait on a lock a parent's thread held at the fork: it starts anew.
+    global _shared
+    _shared = _Shared()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def _build_manager(proxy: str | None) -> Any:
+    import urllib3
+
+    # Certificates as botocore and requests find them: AWS_CA_BUNDLE, then certifi's bundle
+    # (installed with requests), else the system's default store.
+    ca_certs = os.environ.get("AWS_CA_BUNDLE") or os.environ.get("REQUESTS_CA_BUNDLE")
+    if not ca_certs:
+        try:
+            import certifi
+
+            ca_certs = certifi.where()
+        except ImportError:  # pragma: no cover - certifi comes with requests
+            ca_certs = None
+    # Many clients in many threads share these pools; more than ``maxsize`` concurrent calls
+    # to one endpoint open extra connections rather than wait (block=False).
+    options: dict[str, Any] = {"num_pools": 16, "maxsize": 32, "block": False}
+    if ca_certs:
+        options["ca_certs"] = ca_certs
+    if proxy:
+        return urllib3.ProxyManager(proxy, **options)
+    return urllib3.PoolManager(**options)
+
+
+def _proxy_for(url: str) -> str | None:
+    """The proxy for ``url`` from the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), as
+    botocore and requests use them."""
+    import urllib.request
+
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(parts.scheme)
+    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return proxy
 
 
 @attrs.frozen
@@ -97,11 +189,21 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
 
 
-class ServiceTransport:
-    """Makes calls to one AWS service (``cognito-idp``, ``cognito-identity``) for a region.
+def _operation_name(operation: str) -> str:
+    """``initiate_auth`` -> ``InitiateAuth`` (boto3's method names, the wire's operation)."""
+    if "_" not in operation and operation[:1].isupper():
+        return operation
+    return "".join(part[:1].upper() + part[1:] for part in operation.split("_"))
 
-    ``secrets_of`` names the request parameters whose values are scrubbed from any error
-    message the service sends back.
+
+class ServiceTransport:
+    """Makes calls to one Cognito service (``cognito-idp``, ``cognito-identity``) for a
+    region, at its public endpoint ``https://<service>.<region>.amazonaws.com/`` or at
+    ``endpoint_url``.
+
+    Building one costs nothing: the HTTP connection pools are the process's, shared by every
+    transport (thread-safe). ``call`` takes boto3's operation names (``initiate_auth``) and
+    parameters and returns the answer as a dict (timestamps as epoch seconds, as on the wire).
     """
 
     def __init__(
@@ -113,13 +215,24 @@ class ServiceTransport:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        prefix = _SERVICES.get(service)
+        if prefix is None:
+            raise ValueError(f"fsm-auth's transport speaks to {sorted(_SERVICES)}, not {service!r}")
+        if endpoint_url is None and not _REGION.match(region):
+            # As botocore's InvalidRegionError: the region becomes part of a host name.
+            raise ValueError(f"not an AWS region name: {region!r}")
         self.service = service
         self.region = region
         self.endpoint_url = endpoint_url
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
-        self._client: Any = None
-        self._client_lock = threading.Lock()
+        self._target = prefix + "."
+        base = endpoint_url or f"https://{service}.{region}.amazonaws.com"
+        parts = urlsplit(base if "://" in base else f"https://{base}")
+        # JSON 1.1 posts to the endpoint's path (``/`` for AWS); a path on an override is kept.
+        self._url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}/"
+        self._proxy: str | bool | None = False  # False: not looked up yet
+        self._timeout: Any = None
 
     def __repr__(self) -> str:
         return (
@@ -127,77 +240,49 @@ class ServiceTransport:
         )
 
     @property
-    def client(self) -> Any:
-        """The boto3 client, built on first use."""
-        client = self._client
-        if client is None:
-            with self._client_lock:
-                if self._client is None:
-                    self._client = self._build_client()
-                client = self._client
-        return client
+    def url(self) -> str:
+        """Where the calls are posted."""
+        return self._url
 
-    def _build_client(self) -> Any:
-        import boto3
-        from botocore import UNSIGNED
-        from botocore.config import Config
+    def _manager(self) -> Any:
+        if self._proxy is False:
+            import urllib3
 
-        _install_log_filters()
-
-        config = Config(
-            signature_version=UNSIGNED,
-            region_name=self.region,
-            connect_timeout=self.retry.connect_timeout,
-            read_timeout=self.retry.read_timeout,
-            # We retry ourselves (throttling and 5xx only) so that connectivity failures surface
-            # at once as NetworkError instead of after botocore's own backoff.
-            retries={"total_max_attempts": 1, "mode": "standard"},
-        )
-        # A private session: never the default one, whose ambient credentials we must not use.
-        session = boto3.session.Session(region_name=self.region)
-        return session.client(self.service, endpoint_url=self.endpoint_url, config=config)
+            # The timeout first: a thread that sees the proxy looked up must see it too.
+            self._timeout = urllib3.Timeout(
+                connect=self.retry.connect_timeout, read=self.retry.read_timeout
+            )
+            self._proxy = _proxy_for(self._url)
+        return _shared.manager(self._proxy if isinstance(self._proxy, str) else None)
 
     def call(self, operation: str, params: Mapping[str, Any], *secrets: str | None) -> Any:
         """Call ``operation`` (boto3's snake_case method name) and return the parsed answer."""
-        from botocore.exceptions import (
-            ClientError,
-            ConnectionError,
-            HTTPClientError,
-            ParamValidationError,
-        )
-        from botocore.parsers import ResponseParserError
-
-        method = getattr(self.client, operation)
+        name = _operation_name(operation)
+        try:
+            body = json.dumps(params, separators=(",", ":"), allow_nan=False).encode()
+        except (TypeError, ValueError) as exc:
+            # json names the type that did not fit, never the value.
+            raise InvalidParameterError(
+                redact(f"{name}: a parameter cannot be sent as JSON: {exc}", *secrets)
+            ) from None
+        headers = {
+            "Content-Type": _CONTENT_TYPE,
+            "X-Amz-Target": self._target + name,
+            "Accept-Encoding": "identity",
+            "User-Agent": _USER_AGENT,
+        }
+        manager = self._manager()
         attempt = 0
         while True:
             attempt += 1
             marker = _in_our_call.set(True)
             try:
-                return method(**params)
-            except ClientError as exc:
-                error = _map_client_error(exc, secrets)
-            except (ConnectionError, HTTPClientError) as exc:
-                # Refused, reset, DNS failure, timeouts: all subclasses of these two.
-                raise _network_error(self.service, operation, exc) from None
-            except ParamValidationError as exc:
-                raise InvalidParameterError(redact(str(exc), *secrets)) from None
-            except (
-                ResponseParserError,
-                AttributeError,
-                TypeError,
-                ValueError,
-                KeyError,
-                RecursionError,
-            ) as exc:
-                # botocore parses the answer against the service model and raises whatever
-                # Python raises when the document has another shape ('str' object has no
-                # attribute 'get', ...) or is nested too deeply for json.
-                malformed = _malformed_answer(self.service, operation, exc)
-                if malformed is None:
-                    raise
-                raise malformed from None
+                status, data, error_type = self._send(manager, body, headers, operation)
             finally:
                 _in_our_call.reset(marker)
+            if status < 300:
+                return _parse_answer(self.service, operation, data)
+            error = _map_error(status, data, error_type, secrets)
             retryable = isinstance(error, (TooManyRequestsError, InternalServiceError))
             if not retryable or attempt >= self.retry.max_attempts:
                 raise error from None
@@ -212,13 +297,65 @@ class ServiceTransport:
             )
             self._sleep(pause)
 
+    def _send(
+        self, manager: Any, body: bytes, headers: dict[str, str], operation: str
+    ) -> tuple[int, bytes, str]:
+        from urllib3.exceptions import HTTPError
 
-def _map_client_error(exc: Any, secrets: tuple[str | None, ...]) -> ServiceError:
-    response = getattr(exc, "response", {}) or {}
-    error = response.get("Error", {}) or {}
-    code = str(error.get("Code") or "")
-    message = str(error.get("Message") or "")
-    status = int((response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
+        try:
+            response = manager.urlopen(
+                "POST",
+                self._url,
+                body=body,
+                headers=headers,
+                timeout=self._timeout,
+                # We retry ourselves (throttling and 5xx only) so that connectivity failures
+                # surface at once as NetworkError, and never follow a redirect with a password.
+                retries=False,
+                redirect=False,
+                preload_content=False,
+            )
+            try:
+                data = response.read(_MAX_ANSWER_BYTES + 1, decode_content=True)
+                if len(data) > _MAX_ANSWER_BYTES:
+                    # Unread bytes stay on the socket: it must not serve another call.
+                    response.close()
+                error_type = str(response.headers.get("x-amzn-ErrorType") or "")
+                return response.status, data, error_type
+            finally:
+                response.release_conn()
+        except HTTPError as exc:
+            # Refused, reset, DNS failure, timeouts, TLS failures, a broken answer: urllib3's
+            # messages name the host and the failure, never the request body.
+            raise NetworkError(
+                f"Could not reach {self.service} for {operation}: {type(exc).__name__}: {exc}"
+            ) from None
+        except OSError as exc:
+            raise NetworkError(
+                f"Could not reach {self.service} for {operation}: {type(exc).__name__}"
+            ) from None
+
+
+def _error_code(raw: str) -> str:
+    # "com.amazonaws.cognito.identity.model#NotAuthorizedException" and
+    # "NotAuthorizedException:http://internal.amazon.com/..." both mean NotAuthorizedException.
+    return raw.split(":", 1)[0].rsplit("#", 1)[-1].strip()
+
+
+def _map_error(
+    status: int, data: bytes, error_type: str, secrets: tuple[str | None, ...]
+) -> ServiceError:
+    document: Any = None
+    if len(data) <= _MAX_ANSWER_BYTES:
+        try:
+            document = json.loads(data) if data else None
+        except (ValueError, RecursionError):
+            document = None
+    if not isinstance(document, dict):
+        document = {}
+    code = _error_code(str(document.get("__type") or document.get("code") or error_type))
+    message = document.get("message", document.get("Message"))
+    message = message if isinstance(message, str) else ""
     if code in _THROTTLING_CODES or status == 429:
         return TooManyRequestsError(message or "The service throttled the request", code=code)
     if status >= 500:
@@ -226,59 +363,84 @@ def _map_client_error(exc: Any, secrets: tuple[str | None, ...]) -> ServiceError
             f"The service failed with HTTP {status}: {message}".rstrip(": "),
             code=code or "InternalErrorException",
         )
-    return service_error(code or None, message, *secrets)
+    if not code:
+        return InvalidParameterError(f"The service refused the request with HTTP {status}")
+    return service_error(code, message, *secrets)
 
 
-_JSON_KINDS = {
-    "structure": "an object",
-    "map": "an object",
-    "list": "an array",
-    "string": "a string",
-    "boolean": "a boolean",
-    "integer": "a number",
-    "long": "a number",
-    "float": "a number",
-    "double": "a number",
-    "timestamp": "a timestamp",
-    "blob": "base64 text",
-}
+# What the members of Cognito's answers hold, where it is not a string or number: the
+# containers botocore's parser would walk (a value of another shape there is a malformed
+# answer, named as botocore's model names it). Names are unique across the operations used.
+_STRUCTURES = frozenset(
+    {
+        "AuthenticationResult",
+        "NewDeviceMetadata",
+        "CodeDeliveryDetails",
+        "Credentials",
+        "Device",
+    }
+)
+_MAPS = frozenset({"ChallengeParameters", "Logins"})
+_LISTS = frozenset(
+    {
+        "UserAttributes",
+        "MFAOptions",
+        "UserMFASettingList",
+        "CodeDeliveryDetailsList",
+        "AvailableChallenges",
+        "Devices",
+        "DeviceAttributes",
+    }
+)
 
 
-def _malformed_answer(
-    service: str, operation: str, exc: BaseException
-) -> InvalidParameterError | None:
-    """The error for an answer botocore's parser could not read, naming the member's shape and
-    what it should have been (never the value: it may be a token); ``None`` when ``exc`` did
-    not come from the parser."""
-    frames = []
-    tb = exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_globals.get("__name__") == "botocore.parsers":
-            frames.append(tb.tb_frame)
-        tb = tb.tb_next
-    if not frames:
-        return None
-    if isinstance(exc, RecursionError):
-        problem = "its JSON is nested too deeply"
-    else:
-        # The innermost parser frame holds the shape that did not fit; the enclosing
-        # structure's loop variable names the member that carried it.
-        shape = frames[-1].f_locals.get("shape")
-        kind = _JSON_KINDS.get(getattr(shape, "type_name", ""), "of another type")
-        member = next(
-            (
-                f.f_locals["member_name"]
-                for f in reversed(frames[:-1])
-                if isinstance(f.f_locals.get("member_name"), str)
-            ),
-            None,
+def _parse_answer(service: str, operation: str, data: bytes) -> Any:
+    """The answer as a dict, checked where botocore's model would have: an
+    :class:`InvalidParameterError` naming what did not fit (never the value: it may be a
+    token)."""
+
+    def malformed(problem: str) -> InvalidParameterError:
+        return InvalidParameterError(
+            f"{service} answered {operation} with a malformed document: {problem}"
         )
-        problem = f"{member or 'the answer'} should be {kind}"
-    return InvalidParameterError(
-        f"{service} answered {operation} with a malformed document: {problem}"
-    )
+
+    if len(data) > _MAX_ANSWER_BYTES:
+        raise malformed(f"it is larger than {_MAX_ANSWER_BYTES} bytes")
+    if not data.strip():
+        return {}
+    try:
+        answer = json.loads(data)
+    except RecursionError:
+        raise malformed("its JSON is nested too deeply") from None
+    except ValueError:
+        raise malformed("it is not JSON") from None
+    if not isinstance(answer, dict):
+        raise malformed("the answer should be an object")
+    problem = _shape_problem(answer, 0)
+    if problem is not None:
+        raise malformed(problem)
+    return answer
 
 
-def _network_error(service: str, operation: str, exc: BaseException) -> NetworkError:
-    # botocore's messages name the endpoint and the failure, never request parameters.
-    return NetworkError(f"Could not reach {service} for {operation}: {type(exc).__name__}: {exc}")
+def _shape_problem(document: Mapping[str, Any], depth: int) -> str | None:
+    if depth > 8:  # Cognito's answers are 3 levels deep at most
+        return "it is nested too deeply"
+    for member, value in document.items():
+        if value is None:
+            continue
+        if member in _STRUCTURES or member in _MAPS:
+            if not isinstance(value, dict):
+                return f"{member} should be an object"
+            if member in _STRUCTURES:
+                problem = _shape_problem(value, depth + 1)
+                if problem is not None:
+                    return problem
+        elif member in _LISTS:
+            if not isinstance(value, list):
+                return f"{member} should be an array"
+            for item in value:
+                if isinstance(item, dict):
+                    problem = _shape_problem(item, depth + 1)
+                    if problem is not None:
+                        return problem
+    return None

@@ -1,4 +1,4 @@
-"""The built-in ``userpool`` provider: Amazon Cognito user pools through boto3.
+"""The built-in ``userpool`` provider: Amazon Cognito user pools.
 
 Every Cognito rule of the user pool lives here: the sign-in flow (``_sign_in``: USER_SRP_AUTH
 by default, the password never leaves the process), ``SECRET_HASH`` in every call that takes
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from fsm_auth.errors import InvalidParameterError, UserPoolNotConfiguredError
 from fsm_auth.provider import ProviderContext, RawTokens
-from fsm_auth.session import JWKSCache, TokenVerifier, jwks_url
+from fsm_auth.session import JWKSCache, TokenVerifier, jwks_url, shared_jwks
 from fsm_auth.signin import ServiceCall, SignInFlow, SignInRequest
 from fsm_auth.values import CodeDeliveryDetails, ForgotPasswordResult, SignUpResult, Tokens
 
@@ -27,6 +27,29 @@ if TYPE_CHECKING:
     from fsm_auth.config import UserPoolConfig
 
 __all__ = ["UserPoolProvider", "secret_hash"]
+
+
+class _PoolKeys(JWKSCache):
+    """One provider's view of its pool's keys: those loaded from its saved session first (so
+    a restore verifies offline), then those this process has fetched for the pool, shared by
+    every client (one fetch per process, not per client). Keys loaded from one client's store
+    never reach another client: they stay in this view. ``export()`` gives both, so a saved
+    session verifies in a new process without the network."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self._fetched = shared_jwks(url)
+
+    def get_key(self, kid: str) -> Any:
+        if kid in self.kids:
+            return super().get_key(kid)
+        return self._fetched.get_key(kid)
+
+    def export(self) -> dict[str, Any]:
+        own = super().export()["keys"]
+        seen = {jwk.get("kid") for jwk in own}
+        fetched = [jwk for jwk in self._fetched.export()["keys"] if jwk.get("kid") not in seen]
+        return {"keys": own + fetched}
 
 
 def _clean(mapping: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -58,7 +81,7 @@ class UserPoolProvider:
             raise UserPoolNotConfiguredError("The configuration has no Cognito user pool")
         self._pool: UserPoolConfig = pool
         self._idp = context.transport("cognito-idp", pool.region, pool.endpoint)
-        self._jwks = JWKSCache(jwks_url(pool))
+        self._jwks = _PoolKeys(jwks_url(pool))
         self._clock = context.clock
         self._verifier = TokenVerifier(pool, jwks=self._jwks, clock=self._clock)
         # Tokens the service has just answered with, by a hash of the access token, and the

@@ -2,7 +2,13 @@
 saved form, the identity rules, self-refreshing caches, token verification and the stores."""
 
 from fsm_auth.session._cache import Expiring, RefreshingCache
-from fsm_auth.session._jwt import JWKSCache, TokenVerifier, jwks_url
+from fsm_auth.session._jwt import (
+    JWKSCache,
+    TokenVerifier,
+    clear_jwks_caches,
+    jwks_url,
+    shared_jwks,
+)
 from fsm_auth.session._machine import SessionMachine
 from fsm_auth.session._record import (
     AWSIdentity,
@@ -11,6 +17,7 @@ from fsm_auth.session._record import (
     SessionRecord,
     UserPoolSession,
 )
+from fsm_auth.session._redis import RedisSessionStore
 from fsm_auth.session._store import FileSessionStore, MemorySessionStore, SessionStore
 
 __all__ = [
@@ -21,11 +28,14 @@ __all__ = [
     "GuestIdentity",
     "JWKSCache",
     "MemorySessionStore",
+    "RedisSessionStore",
     "RefreshingCache",
     "SessionMachine",
     "SessionRecord",
     "SessionStore",
     "TokenVerifier",
     "UserPoolSession",
+    "clear_jwks_caches",
     "jwks_url",
+    "shared_jwks",
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -29,7 +30,15 @@ from fsm_auth.values import Tokens
 if TYPE_CHECKING:
     from fsm_auth.config import UserPoolConfig
 
-__all__ = ["MAX_JWKS_BYTES", "JWKSCache", "TokenUse", "TokenVerifier", "jwks_url"]
+__all__ = [
+    "MAX_JWKS_BYTES",
+    "JWKSCache",
+    "TokenUse",
+    "TokenVerifier",
+    "clear_jwks_caches",
+    "jwks_url",
+    "shared_jwks",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -184,6 +193,48 @@ class JWKSCache:
         self._jwks, self._keys = jwks, keys
         self._failures = 0
         self._last_error = None
+
+
+# A pool's JWKS is public and the same for every client of the pool: what the network gave is
+# kept once per URL per process, so a client built per user (a server) does not fetch it again
+# and unknown kids are rate-limited across clients. Bounded: a process serves a few pools.
+_MAX_SHARED_JWKS = 64
+_shared_jwks: OrderedDict[str, JWKSCache] = OrderedDict()
+_shared_jwks_lock = threading.Lock()
+
+
+def shared_jwks(url: str) -> JWKSCache:
+    """This process's cache of the JWKS fetched from ``url``, shared by every client of the
+    pool. Only what the network answered goes in it (never keys loaded from a saved session,
+    which belong to that client)."""
+    with _shared_jwks_lock:
+        cache = _shared_jwks.get(url)
+        if cache is None:
+            cache = _shared_jwks[url] = JWKSCache(url)
+            while len(_shared_jwks) > _MAX_SHARED_JWKS:
+                _shared_jwks.popitem(last=False)
+        else:
+            _shared_jwks.move_to_end(url)
+        return cache
+
+
+def clear_jwks_caches() -> None:
+    """Forget the JWKS this process has fetched: what a fresh process starts with (the next
+    verification that needs a key fetches it, or uses the keys saved with the session)."""
+    with _shared_jwks_lock:
+        _shared_jwks.clear()
+
+
+def _forget_after_fork() -> None:
+    # A fetch may hold a cache's lock in another thread of the parent at the fork: the child
+    # must not wait on it forever, so it starts with new caches and a new lock.
+    global _shared_jwks, _shared_jwks_lock
+    _shared_jwks = OrderedDict()
+    _shared_jwks_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def _json_loads(body: bytes) -> Any:

@@ -20,7 +20,6 @@ import errno
 import logging
 import os
 import stat
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,6 +30,7 @@ from ..errors import SessionStoreError
 from ._crypto import KEY_BYTES, new_key
 
 __all__ = [
+    "KEY_SOURCE_FILE",
     "FileKeySource",
     "KeySource",
     "KeyringKeySource",
@@ -42,7 +42,9 @@ __all__ = [
     "file_marker",
     "fsync_directory",
     "probe_keyring",
+    "read_key_source",
     "read_owner_only",
+    "record_key_source",
     "store_error",
     "write_atomic",
 ]
@@ -56,6 +58,12 @@ _MIN_KEYRING_PRIORITY = 1.0
 # keyring's first get_keyring() imports and probes every backend; on a Linux box with a D-Bus
 # session but no secret service that can block for the D-Bus timeout. Never wait that long.
 _PROBE_TIMEOUT = 3.0
+
+KEY_SOURCE_FILE = "key-source"
+"""The store's own note (owner-only, in its directory) of where its key lives: ``file`` or
+``keyring``. Written when the key is first stored, so that later runs go straight to the key
+file without importing and probing the OS keyring (which costs about 0.1 s and a thread)."""
+_KEY_SOURCE_KINDS = ("file", "keyring")
 
 
 def store_error(action: str, path: Path | str, reason: object) -> SessionStoreError:
@@ -195,6 +203,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     Raises ``OSError``; the temp file is removed on failure. Temp files are named
     ``.<name>-*.tmp`` so the store can sweep the ones a killed process left behind.
     """
+    import tempfile  # on first write: a session served from the store never writes
+
     # mkstemp opens with O_EXCL (and O_NOFOLLOW where there is one) and mode 0600.
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
@@ -235,8 +245,40 @@ def _decode_key(raw: bytes) -> bytes | None:
     return raw if len(raw) == KEY_BYTES else None
 
 
+def read_key_source(directory: Path) -> str | None:
+    """Where the store in ``directory`` keeps its key (``"file"`` or ``"keyring"``), as its
+    :data:`KEY_SOURCE_FILE` says; ``None`` when there is no such note or it is not trusted
+    (the same owner-only rules as the key file: an untrusted note is ignored, never obeyed)."""
+    try:
+        raw = read_owner_only(directory / KEY_SOURCE_FILE, max_size=64).data
+    except (FileNotFoundError, UntrustedFileError):
+        return None
+    kind = raw.decode("ascii", "replace").strip()
+    return kind if kind in _KEY_SOURCE_KINDS else None
+
+
+def record_key_source(directory: Path, kind: str) -> None:
+    """Note in ``directory`` that its store's key lives in ``kind`` (``"file"`` or
+    ``"keyring"``); atomic and owner-only. A failure is logged, not raised: without the note
+    the next run probes the keyring again, which is slower but as correct."""
+    if kind not in _KEY_SOURCE_KINDS:
+        raise ValueError(f"unknown key source {kind!r}")
+    try:
+        write_atomic(directory / KEY_SOURCE_FILE, kind.encode("ascii"))
+    except OSError as exc:
+        _log.debug("Cannot note the key source in %s: %s", directory, exc.strerror)
+
+
 class _StoredKeySource:
-    """A key source that can also write: ``get_or_create`` on top of ``get`` and ``_put``."""
+    """A key source that can also write: ``get_or_create`` on top of ``get`` and ``_put``.
+
+    ``kind`` and ``directory`` (optional) say where to note the key's location: once the key is
+    known to be in this source, :func:`record_key_source` is written if it says otherwise.
+    """
+
+    kind = ""
+    directory: Path | None = None
+    _noted = False
 
     def get(self) -> bytes | None:
         raise NotImplementedError
@@ -253,18 +295,31 @@ class _StoredKeySource:
             # the session it protected is unreadable to us, and a new key starts clean.
             _log.info("Replacing the session key: %s", exc)
             key = None
-        if key is not None:
-            return key
-        key = new_key()
-        self._put(key)
+        if key is None:
+            key = new_key()
+            self._put(key)
+        self._note()
         return key
+
+    def _note(self) -> None:
+        # Once per source object: the caller holds the store's lock, so the note and the key
+        # it describes are written by one process at a time.
+        if self._noted or self.directory is None:
+            return
+        if read_key_source(self.directory) != self.kind:
+            record_key_source(self.directory, self.kind)
+        self._noted = True
 
 
 class FileKeySource(_StoredKeySource):
     """The key in an owner-only (0600) file, for machines without a usable OS keyring."""
 
-    def __init__(self, path: Path) -> None:
+    kind = "file"
+
+    def __init__(self, path: Path, *, directory: Path | None = None) -> None:
+        """``directory``: the store's directory, to note there that the key is in this file."""
         self.path = path
+        self.directory = directory
         self.description = f"key file {path}"
 
     def get(self) -> bytes | None:
@@ -290,7 +345,13 @@ class FileKeySource(_StoredKeySource):
 class KeyringKeySource(_StoredKeySource):
     """The key in the OS keyring (macOS Keychain, Windows Credential Locker, Secret Service)."""
 
-    def __init__(self, backend: Any, service: str, username: str) -> None:
+    kind = "keyring"
+
+    def __init__(
+        self, backend: Any, service: str, username: str, *, directory: Path | None = None
+    ) -> None:
+        """``directory``: the store's directory, to note there that the key is in the keyring."""
+        self.directory = directory
         self._backend = backend
         self._service = service
         self._username = username

@@ -551,6 +551,11 @@ class SessionMachine:
     def _load(self) -> Mapping[str, Any] | None:
         try:
             return self._read_store()
+        except NetworkError:
+            # A store on the network that is down (Redis) may hold a session: starting
+            # without it would sign the user out here. initialize() raises, stays `unknown`,
+            # and the next call tries again.
+            raise
         except AuthError as exc:
             _log.warning("Could not read the saved session; starting without it: %s", exc)
             return None

@@ -5,11 +5,18 @@ loads it, saves it atomically, clears it, and offers a lock that the client hold
 what another process saved and writing its own: never across a network call, so a sign-out or a
 save never waits for a refresh. Stores may also offer ``refresh_lock(timeout)``, a separate,
 bounded turn to refresh, so that several processes sharing a store refresh once in total.
+
+A store holds many records: one per (session id, configuration). ``scoped(configuration)`` is
+the view of one of them; the client scopes whatever store it is given to its own configuration,
+so programs and users sharing a store never read, overwrite or delete each other's sessions. A
+store of a third party without ``scoped`` is held to one configuration by
+:func:`scope_store`'s guard instead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -38,6 +45,7 @@ from ._keys import (
     directory_problem,
     file_marker,
     probe_keyring,
+    read_key_source,
     read_owner_only,
     store_error,
     write_atomic,
@@ -45,18 +53,33 @@ from ._keys import (
 
 __all__ = [
     "MAX_SESSION_BYTES",
+    "ConfigurationGuard",
     "FileSessionStore",
     "MemorySessionStore",
     "RefreshLockingStore",
     "SessionStore",
+    "UnscopedSessionStore",
+    "check_session_id",
+    "scope_store",
 ]
 
 _log = logging.getLogger("fsm_auth.session")
 
-_SESSION_FILE = "session.bin"
+# The one session file of fsm-auth 0.1 (one per directory, whatever the configuration): read
+# by the default session of the configuration it was saved for, then replaced by its own file.
+_LEGACY_SESSION_FILE = "session.bin"
 _KEY_FILE = "key"
+# The directory's lock (the session lock of fsm-auth 0.1): now held only to write the key and
+# to retire the legacy file, so one session's lock never waits for another's.
 _LOCK_FILE = "session.lock"
 _REFRESH_LOCK_FILE = "refresh.lock"
+_DEFAULT_SESSION_ID = "default"
+# A session id becomes part of a file name: letters, digits and a few safe punctuation marks
+# (enough for a user name or an e-mail address), no path separator, not starting with a dot.
+_SESSION_ID_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@+="
+)
+_SESSION_ID_MAX = 128
 # A session is a few tokens, a JWKS and credentials: kilobytes. Refuse to slurp anything huge.
 # One limit for both directions: save() refuses what load() would refuse.
 MAX_SESSION_BYTES = 16 * 1024 * 1024
@@ -74,9 +97,28 @@ def _check_size(plaintext: bytes, where: Path | str) -> None:
         )
 
 
+def check_session_id(session_id: object, owner: str) -> str:
+    """``session_id`` if it can name a session (1-128 characters among letters, digits and
+    ``. _ - @ + =``, not starting with a dot); else a ``ValueError`` naming it and ``owner``."""
+    if (
+        not isinstance(session_id, str)
+        or not 0 < len(session_id) <= _SESSION_ID_MAX
+        or session_id.startswith(".")
+        or not _SESSION_ID_CHARS.issuperset(session_id)
+    ):
+        raise ValueError(
+            f"{owner} session_id {session_id!r} is not usable: it must be 1 to "
+            f"{_SESSION_ID_MAX} letters, digits or '._-@+=' characters, not starting with '.'"
+        )
+    return session_id
+
+
 @runtime_checkable
-class SessionStore(Protocol):
-    """Persists one session document. Every method is thread-safe."""
+class UnscopedSessionStore(Protocol):
+    """Persists one session document. Every method is thread-safe.
+
+    The protocol of a store that knows nothing of configurations (a store of your own): the
+    client holds it to its configuration with :func:`scope_store`'s guard."""
 
     def load(self) -> dict[str, Any] | None:
         """The saved document, or ``None`` if there is none or it cannot be trusted (logged)."""
@@ -100,6 +142,19 @@ class SessionStore(Protocol):
 
 
 @runtime_checkable
+class SessionStore(UnscopedSessionStore, Protocol):
+    """Persists the session documents of (session id, configuration) pairs; each view holds
+    one of them. Every method is thread-safe."""
+
+    def scoped(self, configuration: str) -> SessionStore:
+        """The view of this store holding the record of (this store's session id,
+        ``configuration``) only. ``configuration`` is opaque (the client's
+        ``config.config_key``); stores keep only a digest of it. Records of other pairs are
+        never read, overwritten or deleted through the view."""
+        ...
+
+
+@runtime_checkable
 class RefreshLockingStore(Protocol):
     """A store that also coordinates refreshes among the processes sharing it (optional)."""
 
@@ -119,22 +174,67 @@ def _encode(data: Mapping[str, Any]) -> bytes:
     ).encode("utf-8")
 
 
+class _MemoryRecord:
+    """One (session id, configuration)'s document in a :class:`MemorySessionStore`."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.refresh_lock = threading.RLock()
+        self.data: bytes | None = None
+        self.version = 0
+
+
 class MemorySessionStore:
     """A :class:`SessionStore` in memory, for tests and for apps that must not persist.
 
     Saved documents are copied through JSON, so the store behaves like the file store: only
     JSON-able data is accepted and later changes to the caller's dict do not leak in.
+
+    One store holds the records of many (session id, configuration) pairs: :meth:`scoped` and
+    :meth:`with_session_id` return views sharing them, each holding one pair's record with its
+    own lock. Unscoped, the store holds the record of the empty configuration.
     """
 
-    def __init__(self) -> None:
-        self._lock = threading.RLock()
-        self._refresh_lock = threading.RLock()
-        self._data: bytes | None = None
-        self._version = 0
+    def __init__(self, *, session_id: str = _DEFAULT_SESSION_ID) -> None:
+        self._records: dict[tuple[str, bytes], _MemoryRecord] = {}
+        self._records_guard = threading.Lock()
+        self._session_id = check_session_id(session_id, "MemorySessionStore")
+        self._digest = config_digest("")
+        self._record = self._record_of(self._session_id, self._digest)
+
+    def _record_of(self, session_id: str, digest: bytes) -> _MemoryRecord:
+        with self._records_guard:
+            record = self._records.get((session_id, digest))
+            if record is None:
+                record = self._records[(session_id, digest)] = _MemoryRecord()
+            return record
+
+    def _view(self, session_id: str, digest: bytes) -> MemorySessionStore:
+        view = object.__new__(MemorySessionStore)
+        view._records = self._records
+        view._records_guard = self._records_guard
+        view._session_id = session_id
+        view._digest = digest
+        view._record = self._record_of(session_id, digest)
+        return view
+
+    @property
+    def session_id(self) -> str:
+        """The session this view holds (one per user, say)."""
+        return self._session_id
+
+    def scoped(self, configuration: str) -> MemorySessionStore:
+        """The view holding (this view's session id, ``configuration``)'s record only."""
+        return self._view(self._session_id, config_digest(configuration))
+
+    def with_session_id(self, session_id: str) -> MemorySessionStore:
+        """The view of the same records holding ``session_id``'s (same configuration)."""
+        return self._view(check_session_id(session_id, "MemorySessionStore"), self._digest)
 
     def load(self) -> dict[str, Any] | None:
-        with self._lock:
-            data = self._data
+        record = self._record
+        with record.lock:
+            data = record.data
         if data is None:
             return None
         loaded: dict[str, Any] = json.loads(data)
@@ -144,114 +244,223 @@ class MemorySessionStore:
         encoded = _encode(data)
         # The file store's limit, so that a session that works here also works on disk.
         _check_size(encoded, "memory")
-        with self._lock:
-            self._data = encoded
-            self._version += 1
+        record = self._record
+        with record.lock:
+            record.data = encoded
+            record.version += 1
 
     def clear(self) -> None:
-        with self._lock:
-            if self._data is not None:
-                self._data = None
-                self._version += 1
+        record = self._record
+        with record.lock:
+            if record.data is not None:
+                record.data = None
+                record.version += 1
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        with self._lock:
+        with self._record.lock:
             yield
 
     @contextlib.contextmanager
     def refresh_lock(self, timeout: float) -> Iterator[bool]:
-        """A turn to refresh among the clients sharing this store (see
+        """A turn to refresh among the clients sharing this record (see
         :class:`RefreshLockingStore`)."""
-        held = self._refresh_lock.acquire(timeout=max(0.0, timeout))
+        turn = self._record.refresh_lock
+        held = turn.acquire(timeout=max(0.0, timeout))
         try:
             yield held
         finally:
             if held:
-                self._refresh_lock.release()
+                turn.release()
 
     def version(self) -> object:
-        with self._lock:
-            return self._version
+        record = self._record
+        with record.lock:
+            return record.version
 
     def __repr__(self) -> str:
-        return "MemorySessionStore()"
+        return f"MemorySessionStore(session_id={self._session_id!r})"
+
+
+# The field a guarded store's document carries: the hex digest of its configuration.
+_CONFIGURATION_FIELD = "fsm_auth_configuration"
+
+
+class ConfigurationGuard:
+    """A store without ``scoped`` (a store of your own), held to one configuration.
+
+    It writes the configuration's digest into every document it saves and treats a document
+    without it, or with another configuration's, as absent: not returned, and not deleted by
+    :meth:`clear` (the next :meth:`save` replaces it, as the store has room for one document).
+    Locks and versions are the store's own. Built by :func:`scope_store`.
+    """
+
+    def __init__(self, store: UnscopedSessionStore, configuration: str) -> None:
+        self._store = store
+        self._mark = config_digest(configuration).hex()
+
+    @property
+    def store(self) -> UnscopedSessionStore:
+        """The guarded store."""
+        return self._store
+
+    def scoped(self, configuration: str) -> SessionStore:
+        """The guarded store held to ``configuration`` instead."""
+        return scope_store(self._store, configuration)
+
+    def load(self) -> dict[str, Any] | None:
+        data = self._store.load()
+        if data is None:
+            return None
+        if data.get(_CONFIGURATION_FIELD) != self._mark:
+            _log.debug("The saved session is not this configuration's: not read")
+            return None
+        data = dict(data)
+        del data[_CONFIGURATION_FIELD]
+        return data
+
+    def save(self, data: Mapping[str, Any]) -> None:
+        self._store.save({**data, _CONFIGURATION_FIELD: self._mark})
+
+    def clear(self) -> None:
+        with self._store.lock():
+            data = self._store.load()
+            if data is not None and data.get(_CONFIGURATION_FIELD) != self._mark:
+                _log.debug("The saved session is not this configuration's: not cleared")
+                return
+            self._store.clear()
+
+    def lock(self) -> AbstractContextManager[None]:
+        return self._store.lock()
+
+    def version(self) -> object:
+        return self._store.version()
+
+    def __repr__(self) -> str:
+        return f"ConfigurationGuard({self._store!r})"
+
+
+class _RefreshingConfigurationGuard(ConfigurationGuard):
+    """A :class:`ConfigurationGuard` of a store that has a turn to refresh."""
+
+    _store: Any  # a RefreshLockingStore too
+
+    def refresh_lock(self, timeout: float) -> AbstractContextManager[bool]:
+        """The guarded store's turn to refresh (see :class:`RefreshLockingStore`)."""
+        turn: AbstractContextManager[bool] = self._store.refresh_lock(timeout)
+        return turn
+
+
+def scope_store(store: UnscopedSessionStore, configuration: str) -> SessionStore:
+    """``store`` scoped to ``configuration``: ``store.scoped(configuration)`` when it has
+    ``scoped``, else the store held to it by a :class:`ConfigurationGuard`."""
+    scoped = getattr(store, "scoped", None)
+    if callable(scoped):
+        view: SessionStore = scoped(configuration)
+        return view
+    if isinstance(store, RefreshLockingStore):
+        return _RefreshingConfigurationGuard(store, configuration)
+    return ConfigurationGuard(store, configuration)
 
 
 class _Ignored(Exception):
     """A saved session that load() ignores; the message names the problem, never content."""
 
 
-class _DirectoryLock:
-    """One per directory per process: a thread lock in front of the cross-process file lock,
-    for the store's lock and for the turn to refresh."""
+class _FileLocks:
+    """One per lock file per process (a record's, or the directory's): a thread lock in front
+    of the cross-process file lock, for the store's lock and for the turn to refresh."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, lock_path: Path, refresh_path: Path) -> None:
         self.threads = threading.RLock()
         # thread_local=False: the RLock already keeps other threads out, and the file lock's own
         # counter must be shared so that nesting in one thread is reentrant.
         import filelock  # on first use: keeps `import fsm_auth` cheap
 
-        self.file = filelock.FileLock(directory / _LOCK_FILE, mode=0o600, thread_local=False)
+        self.file = filelock.FileLock(lock_path, mode=0o600, thread_local=False)
         self.refresh_threads = threading.RLock()
-        self.refresh_file = filelock.FileLock(
-            directory / _REFRESH_LOCK_FILE, mode=0o600, thread_local=False
-        )
+        self.refresh_file = filelock.FileLock(refresh_path, mode=0o600, thread_local=False)
 
 
-_directory_locks: dict[Path, _DirectoryLock] = {}
-_directory_locks_guard = threading.Lock()
+_file_locks: dict[Path, _FileLocks] = {}
+_file_locks_guard = threading.Lock()
 
 
 def _reset_locks_after_fork() -> None:
     # A forked child must not inherit a lock some parent thread held at fork time.
-    global _directory_locks_guard
-    _directory_locks_guard = threading.Lock()
-    _directory_locks.clear()
+    global _file_locks_guard
+    _file_locks_guard = threading.Lock()
+    _file_locks.clear()
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_locks_after_fork)
 
 
-def _directory_lock(directory: Path) -> _DirectoryLock:
-    with _directory_locks_guard:
-        lock = _directory_locks.get(directory)
+def _file_lock(lock_path: Path, refresh_path: Path) -> _FileLocks:
+    with _file_locks_guard:
+        lock = _file_locks.get(lock_path)
         if lock is None:
-            lock = _directory_locks[directory] = _DirectoryLock(directory)
+            lock = _file_locks[lock_path] = _FileLocks(lock_path, refresh_path)
         return lock
 
 
+@contextlib.contextmanager
+def _holding(locks: _FileLocks, where: Path) -> Iterator[None]:
+    with locks.threads:
+        try:
+            locks.file.acquire()
+        except OSError as exc:
+            raise store_error("lock", where, exc.strerror) from exc
+        try:
+            yield
+        finally:
+            locks.file.release()
+
+
 class FileSessionStore:
-    """A :class:`SessionStore` in an encrypted file, ``<directory>/session.bin``.
+    """A :class:`SessionStore` in encrypted files in one directory, one file per session.
 
-    The document is encrypted with AES-256-GCM (a random 96-bit nonce per save; the schema
-    version and the configuration key are authenticated with it). The key lives in the OS
-    keyring when a real one is available (macOS Keychain, Windows Credential Locker, the Secret
-    Service on Linux desktops), under ``keyring_service`` and ``session-key:<directory>``.
-    Without one (headless Linux, containers, CI), or with ``use_keyring=False``, the key is kept
-    in ``<directory>/key``, a file readable and writable by its owner only (0600), next to the
-    session: protected by the operating system's file permissions only, like the token caches
-    of the AWS CLI and MSAL extensions' plaintext fallback. Anyone who can read your files can
-    then read the session.
+    Each (``session_id``, configuration) pair has its own file,
+    ``<directory>/session.<session_id>.<digest>.bin`` (``<digest>``: 32 hex digits of a
+    SHA-256 digest of the configuration and the session id), with its own lock files
+    (``session.<session_id>.<digest>.lock``, ``refresh.<session_id>.<digest>.lock``): users
+    (``session_id``) and programs (configurations: user pool, app client, identity pool) sharing
+    a directory never read, overwrite, delete or wait for each other's sessions. The client
+    scopes the store to its configuration (:meth:`scoped`); unscoped, the store holds the empty
+    configuration's session. ``session_id`` (default ``"default"``) is 1-128 letters, digits or
+    ``. _ - @ + =``, not starting with a dot; anything else is a ``ValueError``.
 
-    The directory is created with mode 0700 (an existing one keeps its mode), files with 0600. A
-    directory owned by another user, or that other users can write to, is not used: ``load()``
-    ignores it with a warning and ``save()`` raises, naming it. A session or key file that is
-    not a regular file (a symlink, a FIFO...), not owned by the user, or has any group/other
-    permission bit is not trusted: ``load()`` ignores it with a warning and the next ``save()``
-    replaces it (a key file that others could read is replaced by a new key).
+    The session file of fsm-auth 0.1, ``<directory>/session.bin``, is read by the
+    ``"default"`` session of the configuration it was saved for (its clear header names it), and
+    replaced by that session's own file on its first save (or removed by its ``clear()``);
+    for any other configuration or session id it is left alone, never read or deleted.
+
+    Each document is encrypted with AES-256-GCM (a random 96-bit nonce per save; the schema
+    version and the configuration's digest are authenticated with it) under the directory's one
+    key. The key lives in the OS keyring when a real one is available (macOS Keychain, Windows
+    Credential Locker, the Secret Service on Linux desktops), under ``keyring_service`` and
+    ``session-key:<directory>``. Without one (headless Linux, containers, CI), or with
+    ``use_keyring=False``, the key is kept in ``<directory>/key``, a file readable and writable
+    by its owner only (0600), next to the sessions: protected by the operating system's file
+    permissions only, like the token caches of the AWS CLI and MSAL extensions' plaintext
+    fallback. Anyone who can read your files can then read the sessions.
+
+    The directory (default: the platform's user data directory for fsm-auth) is created with
+    mode 0700 (an existing one keeps its mode), files with 0600. A directory owned by another
+    user, or that other users can write to, is not used: ``load()`` ignores it with a warning
+    and ``save()`` raises, naming it. A session or key file that is not a regular file (a
+    symlink, a FIFO...), not owned by the user, or has any group/other permission bit is not
+    trusted: ``load()`` ignores it with a warning and the next ``save()`` replaces it (a key
+    file that others could read is replaced by a new key).
 
     A session file is at most 16 MiB (:data:`MAX_SESSION_BYTES`): ``save()`` refuses a larger
     document with :class:`~fsm_auth.errors.SessionStoreError` and keeps the file it had, as
     ``load()`` would refuse it.
 
-    :meth:`lock` guards reading and writing the file and is never held across a network call;
-    :meth:`refresh_lock` (``refresh.lock``) is the turn to refresh that processes sharing the
-    directory take so that they refresh once between them.
-
-    ``config_key`` names the configuration (user pool, app client, identity pool). A session
-    saved under another configuration key is wiped on load, as AWSMobileClient does.
+    :meth:`lock` guards reading and writing the session's file and is never held across a
+    network call; :meth:`refresh_lock` is the turn to refresh that processes sharing the
+    session take so that they refresh once between them.
 
     ``load()`` never raises for a bad file: missing means ``None``; unknown schema version,
     tampered, truncated, corrupt, untrusted or keyless means ``None`` and one WARNING on the
@@ -264,26 +473,62 @@ class FileSessionStore:
         self,
         directory: str | os.PathLike[str] | None = None,
         *,
-        config_key: str,
         keyring_service: str = "fsm-auth",
         use_keyring: bool | None = None,
+        session_id: str = _DEFAULT_SESSION_ID,
     ) -> None:
+        self._session_id = check_session_id(session_id, "FileSessionStore")
         if directory is None:
             import platformdirs
 
             directory = platformdirs.user_data_dir("fsm-auth", appauthor=False)
         self._directory = Path(os.path.abspath(os.fspath(directory)))
-        self._session_path = self._directory / _SESSION_FILE
-        self._digest = config_digest(config_key)
         self._keyring_service = keyring_service
         self._use_keyring = use_keyring
         self._key_source: KeySource | None = None
         self._key_source_guard = threading.Lock()
+        self._set_configuration("")
+
+    def _set_configuration(self, configuration: str) -> None:
+        self._digest = config_digest(configuration)
+        # The session id is in the digest too: on a case-insensitive file system "Alice" and
+        # "alice" must still name two files.
+        record = hashlib.sha256(self._digest + self._session_id.encode("ascii")).hexdigest()
+        stem = f"{self._session_id}.{record[:32]}"
+        self._session_path = self._directory / f"session.{stem}.bin"
+        self._lock_path = self._directory / f"session.{stem}.lock"
+        self._refresh_lock_path = self._directory / f"refresh.{stem}.lock"
+        # Only the default session inherits the directory's one legacy session.
+        self._legacy_path: Path | None = (
+            self._directory / _LEGACY_SESSION_FILE
+            if self._session_id == _DEFAULT_SESSION_ID
+            else None
+        )
+
+    def scoped(self, configuration: str) -> FileSessionStore:
+        """The store of the same directory, key and session id holding ``configuration``'s
+        session only."""
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__dict__)
+        # Its own key source guard: the source is chosen once per view (a cheap note read).
+        view._key_source_guard = threading.Lock()
+        view._set_configuration(configuration)
+        return view
 
     @property
     def directory(self) -> Path:
-        """The directory holding the session, its lock and (without a keyring) its key."""
+        """The directory holding the sessions, their locks and (without a keyring) the key."""
         return self._directory
+
+    @property
+    def session_id(self) -> str:
+        """The session this store holds (one per user, say)."""
+        return self._session_id
+
+    @property
+    def session_path(self) -> Path:
+        """The file of this store's session (it may not exist)."""
+        return self._session_path
 
     @property
     def key_location(self) -> str:
@@ -291,7 +536,9 @@ class FileSessionStore:
         return self._keys().description
 
     def __repr__(self) -> str:
-        return f"FileSessionStore(directory={str(self._directory)!r})"
+        return (
+            f"FileSessionStore(directory={str(self._directory)!r}, session_id={self._session_id!r})"
+        )
 
     # -- the protocol -------------------------------------------------------------------------
 
@@ -307,7 +554,7 @@ class FileSessionStore:
         plaintext = _encode(data)
         _check_size(plaintext, self._session_path)
         with self.lock():
-            key = self._keys().get_or_create()
+            key = self._key_for_writing()
             self._sweep_temp_files()
             try:
                 write_atomic(self._session_path, seal(key, plaintext, self._digest))
@@ -315,47 +562,43 @@ class FileSessionStore:
                 raise store_error(
                     "write the session file", self._session_path, exc.strerror
                 ) from exc
+            self._retire_legacy()
         _log.debug("Saved the session to %s", self._session_path)
 
     def clear(self) -> None:
-        if not os.path.lexists(self._session_path):
+        legacy = self._legacy_path is not None and os.path.lexists(self._legacy_path)
+        if not legacy and not os.path.lexists(self._session_path):
             # Nothing to forget: no lock, and no directory created for nothing.
             return
         with self.lock():
             try:
                 self._session_path.unlink()
             except FileNotFoundError:
-                return
+                pass
             except OSError as exc:
                 raise store_error(
                     "delete the session file", self._session_path, exc.strerror
                 ) from exc
+            # A legacy session of this configuration would be read again on the next load.
+            self._retire_legacy()
         _log.debug("Cleared the session at %s", self._session_path)
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         self._ensure_directory()
-        held = _directory_lock(self._directory)
-        with held.threads:
-            try:
-                held.file.acquire()
-            except OSError as exc:
-                raise store_error("lock", self._directory / _LOCK_FILE, exc.strerror) from exc
-            try:
-                yield
-            finally:
-                held.file.release()
+        with _holding(_file_lock(self._lock_path, self._refresh_lock_path), self._lock_path):
+            yield
 
     @contextlib.contextmanager
     def refresh_lock(self, timeout: float) -> Iterator[bool]:
-        """The turn to refresh among the processes and threads sharing the directory, awaited
+        """The turn to refresh among the processes and threads sharing this session, awaited
         at most ``timeout`` seconds; yields False (and logs at DEBUG) when it cannot be had in
         time or at all. See :class:`RefreshLockingStore`."""
         deadline = time.monotonic() + max(0.0, timeout)
         held = None
         try:
             self._ensure_directory()
-            held = _directory_lock(self._directory)
+            held = _file_lock(self._lock_path, self._refresh_lock_path)
         except SessionStoreError as exc:
             _log.debug("No turn to refresh: %s", exc)
         got_thread = held is not None and held.refresh_threads.acquire(timeout=max(0.0, timeout))
@@ -385,12 +628,18 @@ class FileSessionStore:
         try:
             return file_marker(os.stat(self._session_path))
         except OSError:
+            pass
+        if self._legacy_path is None:
+            return None
+        # No file of its own yet: the legacy file, if any, is what load() would read.
+        try:
+            return ("legacy", file_marker(os.stat(self._legacy_path)))
+        except OSError:
             return None
 
     # -- internals ----------------------------------------------------------------------------
 
     def _load(self) -> dict[str, Any] | None:
-        path = self._session_path
         try:
             problem = directory_problem(self._directory)
         except FileNotFoundError:
@@ -398,6 +647,14 @@ class FileSessionStore:
             return None
         if problem is not None:
             raise _Ignored(f"the directory {self._directory} is not used: {problem}")
+        data = self._open(self._session_path, legacy=False)
+        if data is None and self._legacy_path is not None:
+            data = self._open(self._legacy_path, legacy=True)
+        return data
+
+    def _open(self, path: Path, *, legacy: bool) -> dict[str, Any] | None:
+        """The document in ``path``; ``None`` if there is none or (legacy) it is another
+        configuration's; raises :class:`_Ignored` for a file that cannot be trusted."""
         try:
             read = read_owner_only(path, MAX_SESSION_BYTES)
         except FileNotFoundError:
@@ -409,6 +666,10 @@ class FileSessionStore:
             envelope = parse_envelope(read.data)
         except EnvelopeError as exc:
             raise _Ignored(f"{path}: {exc}") from None
+        if legacy and envelope.config_digest != self._digest:
+            # Another program's session: not ours to read, nor to delete.
+            _log.debug("%s was saved for another configuration: left alone", path)
+            return None
         keys = self._keys()
         try:
             key = keys.get()
@@ -421,10 +682,8 @@ class FileSessionStore:
         except EnvelopeError as exc:
             raise _Ignored(f"{path}: {exc}") from None
         if envelope.config_digest != self._digest:
-            # Authentic, but for another configuration: this session means nothing here.
-            _log.info("Wiping the session at %s: it was saved for another configuration", path)
-            self._wipe_if_unchanged(read.marker)
-            return None
+            # Authentic, but another configuration's: a file moved or copied here.
+            raise _Ignored(f"{path}: it was saved for another configuration")
         try:
             data = json.loads(plaintext)
         except ValueError:
@@ -434,6 +693,40 @@ class FileSessionStore:
         _log.debug("Loaded the session from %s", path)
         return data
 
+    def _key_for_writing(self) -> bytes:
+        # One key per directory, written by one process at a time: under the directory's lock
+        # (held for this only), not the record's, which other sessions do not take.
+        with _holding(self._directory_locks(), self._directory / _LOCK_FILE):
+            for leftover in self._directory.glob(f".{_KEY_FILE}-*.tmp"):
+                # A key write of a process killed mid-save (every key writer holds this lock).
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+            return self._keys().get_or_create()
+
+    def _directory_locks(self) -> _FileLocks:
+        return _file_lock(self._directory / _LOCK_FILE, self._directory / _REFRESH_LOCK_FILE)
+
+    def _retire_legacy(self) -> None:
+        """Remove the legacy session file if it is this configuration's (called under the
+        session's lock, after its own file was written or removed)."""
+        legacy = self._legacy_path
+        if legacy is None or not os.path.lexists(legacy):
+            return
+        # The directory's lock is the one fsm-auth 0.1 writes the legacy file under.
+        with _holding(self._directory_locks(), self._directory / _LOCK_FILE):
+            try:
+                envelope = parse_envelope(read_owner_only(legacy, MAX_SESSION_BYTES).data)
+            except (OSError, UntrustedFileError, EnvelopeError):
+                return  # unreadable: whose it is is unknown, so it is left alone
+            if envelope.config_digest != self._digest:
+                return
+            try:
+                legacy.unlink()
+            except OSError as exc:
+                _log.info("Could not remove the migrated session file %s: %s", legacy, exc)
+                return
+        _log.debug("Replaced the session file %s with %s", legacy, self._session_path)
+
     def _keys(self) -> KeySource:
         with self._key_source_guard:
             if self._key_source is None:
@@ -441,19 +734,29 @@ class FileSessionStore:
             return self._key_source
 
     def _choose_key_source(self) -> KeySource:
+        # The store notes where its key went when it first stored it (read_key_source): a
+        # store whose key is in its key file goes straight there, without importing keyring
+        # or probing it in a thread. The keyring is probed only for a store with no key yet,
+        # one whose key is in the keyring, or when told to (use_keyring=True).
         source: KeySource
-        if self._use_keyring is False:
-            source = FileKeySource(self._directory / _KEY_FILE)
+        directory = self._directory
+        if self._use_keyring is False or (
+            self._use_keyring is None and read_key_source(directory) == "file"
+        ):
+            source = FileKeySource(directory / _KEY_FILE, directory=directory)
         else:
             probe = probe_keyring()
             if probe.backend is not None:
                 source = KeyringKeySource(
-                    probe.backend, self._keyring_service, f"session-key:{self._directory}"
+                    probe.backend,
+                    self._keyring_service,
+                    f"session-key:{directory}",
+                    directory=directory,
                 )
             elif self._use_keyring:
                 source = MissingKeyringKeySource(probe.reason)
             else:
-                source = FileKeySource(self._directory / _KEY_FILE)
+                source = FileKeySource(directory / _KEY_FILE, directory=directory)
                 _log.info(
                     "No usable OS keyring (%s); the session key is kept in the owner-only file %s",
                     probe.reason,
@@ -486,17 +789,8 @@ class FileSessionStore:
             raise store_error("create the session directory", directory, exc.strerror) from exc
 
     def _sweep_temp_files(self) -> None:
-        # Every writer holds the lock, so any temp file seen here is from a process killed
-        # mid-save. Remove it so crashed writers do not fill the directory.
-        for pattern in (f".{_SESSION_FILE}-*.tmp", f".{_KEY_FILE}-*.tmp"):
-            for leftover in self._directory.glob(pattern):
-                with contextlib.suppress(OSError):
-                    leftover.unlink()
-
-    def _wipe_if_unchanged(self, marker: object) -> None:
-        try:
-            with self.lock():
-                if self.version() == marker:
-                    self._session_path.unlink()
-        except (OSError, SessionStoreError) as exc:
-            _log.info("Could not wipe the session at %s: %s", self._session_path, exc)
+        # Every writer of this session holds its lock, so any temp file of it seen here is from
+        # a process killed mid-save. Remove it so crashed writers do not fill the directory.
+        for leftover in self._directory.glob(f".{self._session_path.name}-*.tmp"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()

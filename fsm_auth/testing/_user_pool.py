@@ -13,6 +13,7 @@ import pytest
 
 from fsm_auth.errors import InvalidParameterError, NetworkError, NotAuthorizedError
 from fsm_auth.provider import RawTokens, UserPoolProvider
+from fsm_auth.session import clear_jwks_caches
 from fsm_auth.signin import Answer, Prompt, SignInStep
 from fsm_auth.values import Tokens
 
@@ -312,6 +313,8 @@ class UserPoolProviderTests:
             pytest.skip("no `service_offline` fixture: the offline restore is not checked")
         done = self.sign_in_new_user(provider, new_user, answer_prompt, sign_in_flow)
         saved = _saved_keys(provider)
+        # A new process holds no JWKS: forget what this one has fetched for every client.
+        clear_jwks_caches()
         with service_offline():
             try:
                 fresh = make_provider()

@@ -63,6 +63,7 @@ from fsm_auth import (
     UnableToSignInError,
     UserState,
 )
+from fsm_auth.config import load_config
 from fsm_auth.emulator import Emulator, FakeClock, Fault, Provisioned, RequestRecord
 from fsm_auth.engine import Spec
 from fsm_auth.session import MemorySessionStore
@@ -316,6 +317,10 @@ class _StoreView:
     def version(self) -> object:
         return self._store.version()
 
+    def scoped(self, configuration: str) -> _StoreView:
+        # A view of the app's record, already the configuration's (the one app there is).
+        return self
+
 
 class _ErrorLog(logging.Handler):
     """Keeps the first line of every ERROR the library logs."""
@@ -347,7 +352,7 @@ def test_concurrent_lives_follow_the_spec(
             counts["lives"] += 1
             # One app per life: its store is shared by its restarts (the clients of earlier
             # lives, closed, must not reach it).
-            self.store = store = MemorySessionStore()
+            self.store = store = MemorySessionStore().scoped(load_config(config).config_key)
             emulator.faults.clear()
             emulator.reset_requests()
             self.username = f"crowd{next(_serial)}"
@@ -905,7 +910,7 @@ def test_a_closed_client_no_longer_writes_the_session(
 ) -> None:
     hold = 3.0  # real seconds the old client's refresh waits for the service
     config = pool.aws_configuration()
-    store = MemorySessionStore()
+    store = MemorySessionStore().scoped(load_config(config).config_key)
     old = AuthClient.from_config(config, store=store, clock=clock)
     new = AuthClient.from_config(config, store=store, clock=clock)  # the app's next run
     try:

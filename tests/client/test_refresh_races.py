@@ -57,9 +57,7 @@ class StateLog:
 
 
 def _file_store(directory: Path, aws_config: dict[str, Any]) -> FileSessionStore:
-    return FileSessionStore(
-        directory, config_key=load_config(aws_config).config_key, use_keyring=False
-    )
+    return FileSessionStore(directory, use_keyring=False).scoped(load_config(aws_config).config_key)
 
 
 class _Call(threading.Thread):

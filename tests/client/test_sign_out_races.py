@@ -51,7 +51,7 @@ def _everything_says_signed_out(client: AuthClient, store: MemorySessionStore) -
     assert client.username is None
     with pytest.raises(NotSignedInError):
         client.get_tokens(wait=False)
-    saved = store.load()
+    saved = store.scoped(client.config.config_key).load()  # the client's record in the store
     assert saved is not None
     assert saved["user"] is None
 

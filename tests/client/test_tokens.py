@@ -391,10 +391,11 @@ def test_a_tampered_saved_session_is_not_restored(
     first = make_client(identity_pool=False, store=store)
     sign_up_confirmed(first, emulator, "tess")
     first.sign_in("tess", PASSWORD)
-    doc = store.load()
+    record = store.scoped(first.config.config_key)  # the client's record in the store
+    doc = record.load()
     assert doc is not None
     doc["user"]["tokens"][which] = _flip_signature(doc["user"]["tokens"][which])
-    store.save(doc)
+    record.save(doc)
     second = make_client(identity_pool=False, store=store)
     assert second.initialize() is UserState.SIGNED_OUT
     with pytest.raises(NotSignedInError):

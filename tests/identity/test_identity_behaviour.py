@@ -29,6 +29,7 @@ from fsm_auth import (
     NotAuthorizedError,
     UserState,
 )
+from fsm_auth.config import load_config
 from fsm_auth.emulator import Emulator, FakeClock, Fault
 from fsm_auth.transport import RetryPolicy
 
@@ -103,6 +104,12 @@ def state_of(client: AuthClient) -> UserState:
     return client.current_user_state
 
 
+def app_store(config: dict[str, Any], **kwargs: Any) -> MemorySessionStore:
+    """A memory store's record of ``config``'s client, as the client scopes it (so the test can
+    look into what the client saves)."""
+    return MemorySessionStore().scoped(load_config(config, **kwargs).config_key)
+
+
 def saved(store: MemorySessionStore) -> dict[str, Any]:
     document = store.load()
     assert document is not None, "nothing was saved"
@@ -113,9 +120,9 @@ def saved(store: MemorySessionStore) -> dict[str, Any]:
 
 
 def test_a_fresh_client_has_no_identity_and_saves_nothing(
-    make_client: MakeClient, emulator: Emulator
+    make_client: MakeClient, aws_config: dict[str, Any], emulator: Emulator
 ) -> None:
-    store = MemorySessionStore()
+    store = app_store(aws_config)
     client = make_client(store=store)
     assert client.current_user_state is UserState.UNKNOWN
     assert "unknown" in repr(client)
@@ -127,9 +134,9 @@ def test_a_fresh_client_has_no_identity_and_saves_nothing(
 
 
 def test_guest_identity_and_credentials_are_saved_as_they_arrive(
-    make_client: MakeClient, emulator: Emulator
+    make_client: MakeClient, aws_config: dict[str, Any], emulator: Emulator
 ) -> None:
-    store = MemorySessionStore()
+    store = app_store(aws_config)
     client = make_client(store=store)
     client.initialize()
     emulator.reset_requests()
@@ -151,7 +158,7 @@ def test_a_guest_refusal_is_remembered(make_client: MakeClient, emulator: Emulat
     pool = emulator.provision(allow_guest=False, bucket=None)
     outputs = pool.amplify_outputs()
     outputs["auth"]["unauthenticated_identities_enabled"] = True
-    store = MemorySessionStore()
+    store = app_store(outputs, endpoint_url=pool.endpoint)
     client = make_client(outputs, endpoint_url=pool.endpoint, store=store)
     assert client.initialize() is UserState.GUEST  # as configured: not known to be off yet
     recorder = Recorder()
@@ -186,9 +193,13 @@ def link_to_a_user(emulator: Emulator, identity_id: str) -> None:
 
 @pytest.mark.parametrize("how", ["unknown", "linked-to-a-user-since"])
 def test_a_kept_guest_id_the_pool_forgot_is_replaced_once(
-    make_client: MakeClient, emulator: Emulator, clock: FakeClock, how: str
+    make_client: MakeClient,
+    aws_config: dict[str, Any],
+    emulator: Emulator,
+    clock: FakeClock,
+    how: str,
 ) -> None:
-    store = MemorySessionStore()
+    store = app_store(aws_config)
     if how == "unknown":
         gone = "us-east-1:00000000-0000-4000-8000-00000000dead"
         store.save({"schema": 2, "user": None, "guest": {"identity_id": gone, "access": True}})
@@ -260,9 +271,9 @@ def test_guest_credentials_stay_warm_only_while_guest(
 
 
 def test_close_leaves_no_guest_refresh_behind(
-    make_client: MakeClient, emulator: Emulator, clock: FakeClock
+    make_client: MakeClient, aws_config: dict[str, Any], emulator: Emulator, clock: FakeClock
 ) -> None:
-    store = MemorySessionStore()
+    store = app_store(aws_config)
     client = make_client(store=store)
     client.initialize()
     client.get_aws_credentials()
@@ -303,7 +314,7 @@ def test_a_failed_background_refresh_keeps_serving_the_valid_credentials(
 
 
 def test_an_offered_guest_id_merged_into_the_users_identity(
-    make_client: MakeClient, emulator: Emulator
+    make_client: MakeClient, aws_config: dict[str, Any], emulator: Emulator
 ) -> None:
     username = unique("merged")
     other = make_client()  # the user's first device: the user's identity
@@ -312,7 +323,7 @@ def test_an_offered_guest_id_merged_into_the_users_identity(
     other.sign_in(username, PASSWORD)
     users_id = other.get_identity_id()
 
-    store = MemorySessionStore()
+    store = app_store(aws_config)
     client = make_client(store=store)
     client.get_aws_credentials()
     guest_id = client.get_identity_id()
@@ -414,9 +425,9 @@ def test_refusals_raise_not_authorized_and_commit_nothing(
 
 
 def test_a_network_failure_changes_nothing(
-    make_client: MakeClient, emulator: Emulator, clock: FakeClock
+    make_client: MakeClient, aws_config: dict[str, Any], emulator: Emulator, clock: FakeClock
 ) -> None:
-    store = MemorySessionStore()
+    store = app_store(aws_config)
     client = make_client(store=store)
     client.initialize()
     credentials = client.get_aws_credentials()
@@ -546,9 +557,9 @@ def test_a_signed_out_guest_keeps_an_unused_guest_id(
 
 
 def test_a_restart_restores_identity_and_credentials_with_no_request(
-    make_client: MakeClient, emulator: Emulator, clock: FakeClock
+    make_client: MakeClient, aws_config: dict[str, Any], emulator: Emulator, clock: FakeClock
 ) -> None:
-    store = MemorySessionStore()
+    store = app_store(aws_config)
     client = make_client(store=store)
     client.initialize()
     token = provider_token(unique("heidi"))
@@ -592,9 +603,13 @@ def test_a_restart_restores_identity_and_credentials_with_no_request(
     ],
 )
 def test_a_damaged_saved_identity_is_ignored(
-    make_client: MakeClient, emulator: Emulator, document: dict[str, Any], state: UserState
+    make_client: MakeClient,
+    aws_config: dict[str, Any],
+    emulator: Emulator,
+    document: dict[str, Any],
+    state: UserState,
 ) -> None:
-    store = MemorySessionStore()
+    store = app_store(aws_config)
     store.save(document)
     client = make_client(store=store)
     assert client.initialize() is state

@@ -17,14 +17,13 @@ from fsm_auth.emulator import Emulator, FakeClock
 from fsm_auth.session import FileSessionStore
 
 PASSWORD = "Correct-Horse-9!"
-SESSION_FILE = "session.bin"
 # Server-side loggers: the emulator runs in the test process, but it is not the client.
 SERVER_LOGGERS = ("moto", "werkzeug", "fsm_auth.emulator")
 
 
 def file_store(directory: Path, config: dict[str, Any]) -> FileSessionStore:
     """The encrypted store a client of ``config`` uses in ``directory`` (key file, no keyring)."""
-    return FileSessionStore(directory, config_key=load_config(config).config_key, use_keyring=False)
+    return FileSessionStore(directory, use_keyring=False).scoped(load_config(config).config_key)
 
 
 MakeClient = Callable[..., AuthClient]
@@ -128,9 +127,9 @@ def client_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]
     ]
 
 
-def session_path(directory: Path) -> Path:
-    """The encrypted session file of the store in ``directory``."""
-    return directory / SESSION_FILE
+def session_path(directory: Path, config: dict[str, Any]) -> Path:
+    """The encrypted session file of ``config``'s client in ``directory``."""
+    return file_store(directory, config).session_path
 
 
 def file_mode(path: Path) -> int:

@@ -117,8 +117,8 @@ def test_damaged_session_file(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     signed_in_client(make_client, emulator, identity_pool=False).close()
-    path = session_path(storage_dir)
     user_pool_only = {k: v for k, v in aws_config.items() if k != "CredentialsProvider"}
+    path = session_path(storage_dir, user_pool_only)
     damage(path, user_pool_only)
 
     caplog.set_level(logging.WARNING)

@@ -27,7 +27,6 @@ from fsm_auth.session import FileSessionStore
 
 from .conftest import (
     PASSWORD,
-    SESSION_FILE,
     MakeClient,
     client_warnings,
     file_mode,
@@ -51,9 +50,7 @@ from fsm_auth.session import FileSessionStore
 
 config = json.loads(os.environ["FSM_TEST_CONFIG"])
 offset = float(os.environ["FSM_TEST_CLOCK_OFFSET"])
-store = FileSessionStore(
-    sys.argv[1], config_key=load_config(config).config_key, use_keyring=False
-)
+store = FileSessionStore(sys.argv[1], use_keyring=False).scoped(load_config(config).config_key)
 client = AuthClient.from_config(config, store=store, clock=lambda: time.time() + offset)
 print("state", client.initialize().value, flush=True)
 sys.stdin.readline()
@@ -132,7 +129,7 @@ class _SignallingStore(FileSessionStore):
     test can aim its SIGKILL at the save itself."""
 
     def __init__(self, directory: Path, config: dict[str, Any], progress: int) -> None:
-        super().__init__(directory, config_key=load_config(config).config_key, use_keyring=False)
+        super().__init__(directory, use_keyring=False)
         self._progress = progress
 
     def save(self, data: Mapping[str, Any]) -> None:
@@ -146,7 +143,9 @@ def _churn(directory: str, config: dict[str, Any], now: float, progress: int) ->
         # min_validity above the tokens' lifetime: every get_tokens() refreshes and saves.
         client = AuthClient(
             load_config(config),
-            store=_SignallingStore(Path(directory), config, progress),
+            store=_SignallingStore(Path(directory), config, progress).scoped(
+                load_config(config).config_key
+            ),
             clock=FakeClock(now),
             min_validity=2 * HOUR,
         )
@@ -190,6 +189,7 @@ def test_sigkill_during_saves_never_breaks_the_session(
 ) -> None:
     config = _user_pool_only(aws_config)
     signed_in_client(make_client, emulator, identity_pool=False).close()
+    session_file = file_store(storage_dir, config).session_path
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     context = multiprocessing.get_context("fork")
@@ -217,7 +217,7 @@ def test_sigkill_during_saves_never_breaks_the_session(
             if child.is_alive():
                 child.kill()
                 child.join()
-        torn += any(storage_dir.glob(f".{SESSION_FILE}-*.tmp"))
+        torn += any(storage_dir.glob(f".{session_file.name}-*.tmp"))
 
         caplog.clear()
         restored = make_client(identity_pool=False)
@@ -230,7 +230,7 @@ def test_sigkill_during_saves_never_breaks_the_session(
         assert tokens.expiration.timestamp() > clock.now + 60
         assert restored.username == "alice"
         assert client_warnings(caplog) == []
-        assert file_mode(storage_dir / SESSION_FILE) == 0o600
+        assert file_mode(session_file) == 0o600
         restored.close()
         survived += 1
     print(
@@ -244,7 +244,7 @@ def test_sigkill_during_saves_never_breaks_the_session(
     doc = store.load()
     assert doc is not None
     store.save(doc)
-    assert not list(storage_dir.glob(f".{SESSION_FILE}-*.tmp"))
+    assert not list(storage_dir.glob(f".{session_file.name}-*.tmp"))
 
 
 def test_threads_and_a_process_share_one_refresh(

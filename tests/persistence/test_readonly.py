@@ -87,7 +87,7 @@ def digest(tokens):
 
 def store():
     key = load_config(config).config_key
-    return FileSessionStore(directory, config_key=key, use_keyring=False)
+    return FileSessionStore(directory, use_keyring=False).scoped(key)
 
 
 def set_modes(directory_mode, file_mode):

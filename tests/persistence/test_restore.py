@@ -193,7 +193,7 @@ def test_restore_federated_offline(make_client: MakeClient, emulator: Emulator) 
     assert emulator.requests == []
 
 
-def test_configuration_change_wipes_the_old_session(
+def test_configuration_change_keeps_the_old_session(
     make_client: MakeClient,
     emulator: Emulator,
     storage_dir: Path,
@@ -201,7 +201,7 @@ def test_configuration_change_wipes_the_old_session(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     signed_in_client(make_client, emulator).close()
-    assert session_path(storage_dir).exists()
+    assert session_path(storage_dir, aws_config).exists()
     other = emulator.provision().aws_configuration()
 
     emulator.stop()
@@ -210,10 +210,11 @@ def test_configuration_change_wipes_the_old_session(
     assert moved.initialize() == UserState.SIGNED_OUT
     assert moved.username is None
     assert client_warnings(caplog) == []
-    # Wiped, not merely ignored: the old configuration finds nothing either.
-    assert not session_path(storage_dir).exists()
+    # Another configuration's session is neither read nor wiped (fsm-auth 0.1 wiped it):
+    # the old configuration finds it again.
+    assert session_path(storage_dir, aws_config).exists()
     back = make_client(aws_config)
-    assert back.initialize() == UserState.SIGNED_OUT
+    assert back.initialize() == UserState.SIGNED_IN
 
 
 def test_restores_are_independent_of_the_client_instance(
@@ -240,7 +241,7 @@ def test_default_store_under_storage_dir(
         register(client, emulator, "olga")
         client.sign_in("olga", PASSWORD)
         tokens = client.get_tokens()
-    assert session_path(storage_dir).exists()
+    assert session_path(storage_dir, aws_config).exists()
     assert file_mode(storage_dir / "key") == 0o600
     emulator.stop()
     with AuthClient.from_config(aws_config, storage_dir=storage_dir, clock=clock) as restored:

@@ -33,9 +33,7 @@ def _restored(kind: str, tmp_path: Path) -> tuple[AuthClient, dict[str, Any], Pa
     for name in ("session.bin", "key"):
         os.chmod(directory / name, 0o600)
     config = meta["config"]
-    store = FileSessionStore(
-        directory, config_key=load_config(config).config_key, use_keyring=False
-    )
+    store = FileSessionStore(directory, use_keyring=False)
     clock = FakeClock(meta["saved_at"] + 60)
     return AuthClient.from_config(config, store=store, clock=clock), meta["expect"], directory
 
@@ -59,12 +57,8 @@ def test_the_upgraded_session_is_saved_in_the_new_schema(tmp_path: Path) -> None
     with client:
         client.initialize()
         client.sign_out(invalidate_tokens=False)  # a change is saved in the new form
-    store = FileSessionStore(
-        directory,
-        config_key=load_config(
-            json.loads((directory / "meta.json").read_text())["config"]
-        ).config_key,
-        use_keyring=False,
+    store = FileSessionStore(directory, use_keyring=False).scoped(
+        load_config(json.loads((directory / "meta.json").read_text())["config"]).config_key
     )
     saved = store.load()
     assert saved is not None

@@ -80,7 +80,7 @@ def store_dir(tmp_path: Path) -> Path:
 def make_store(store_dir: Path) -> Callable[..., FileSessionStore]:
     def make(config_key: str = CONFIG_KEY, **kwargs: Any) -> FileSessionStore:
         kwargs.setdefault("use_keyring", False)
-        return FileSessionStore(store_dir, config_key=config_key, **kwargs)
+        return FileSessionStore(store_dir, **kwargs).scoped(config_key)
 
     return make
 

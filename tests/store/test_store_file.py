@@ -37,6 +37,16 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+def session_file(directory: Path, config_key: str = CONFIG_KEY) -> Path:
+    """The file of the default session of ``config_key`` in ``directory``."""
+    return FileSessionStore(directory).scoped(config_key).session_path
+
+
+def data_files(directory: Path) -> list[str]:
+    """The names of the files in ``directory`` but the lock files."""
+    return sorted(p.name for p in directory.iterdir() if not p.name.endswith(".lock"))
+
+
 def test_round_trip(make_store: MakeStore, new_secret_document: SecretDoc) -> None:
     store = make_store()
     assert isinstance(store, SessionStore)
@@ -87,17 +97,15 @@ def test_created_directory_and_files_are_owner_only(make_store: MakeStore, store
         store = make_store()
         store.save({"n": 1})
         with store.lock():
-            lock_file = store_dir / "session.lock"
+            lock_file = store.session_path.with_suffix(".lock")
             assert mode(lock_file) == 0o600
     finally:
         os.umask(old_umask)
     assert mode(store_dir) == 0o700
-    assert mode(store_dir / "session.bin") == 0o600
+    assert mode(session_file(store_dir)) == 0o600
     assert mode(store_dir / "key") == 0o600
-    assert sorted(p.name for p in store_dir.iterdir() if p.name != "session.lock") == [
-        "key",
-        "session.bin",
-    ]
+    assert mode(store_dir / "key-source") == 0o600  # the store's note of where its key is
+    assert data_files(store_dir) == ["key", "key-source", session_file(store_dir).name]
 
 
 def test_existing_directory_keeps_its_mode(make_store: MakeStore, store_dir: Path) -> None:
@@ -105,28 +113,25 @@ def test_existing_directory_keeps_its_mode(make_store: MakeStore, store_dir: Pat
     os.chmod(store_dir, 0o755)
     make_store().save({"n": 1})
     assert mode(store_dir) == 0o755
-    assert mode(store_dir / "session.bin") == 0o600
+    assert mode(session_file(store_dir)) == 0o600
 
 
-def test_config_key_change_wipes(
+def test_another_configuration_has_its_own_session(
     make_store: MakeStore, store_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     make_store().save({"n": 1})
     caplog.set_level(logging.DEBUG)
     other = make_store(config_key="us-east-1_other|client|")
     assert other.load() is None
-    assert not (store_dir / "session.bin").exists()
+    assert other.version() is None
     assert not warnings_of(caplog)
-    infos = [
-        r
-        for r in caplog.records
-        if r.levelno == logging.INFO and "another configuration" in r.getMessage()
-    ]
-    assert len(infos) == 1
-    # The original configuration finds nothing either: the session was wiped, not hidden.
-    assert make_store().load() is None
     other.save({"n": 2})
     assert other.load() == {"n": 2}
+    # Neither sees, replaces nor wipes the other's session (fsm-auth 0.1 wiped it).
+    assert make_store().load() == {"n": 1}
+    other.clear()
+    assert make_store().load() == {"n": 1}
+    assert session_file(store_dir).exists()
 
 
 def _check_ignored_then_replaced(
@@ -148,7 +153,7 @@ def test_tampered_byte(
     """Any flipped byte (magic, version, config digest, nonce, ciphertext, tag) is refused."""
     store = make_store()
     store.save({"tokens": "x" * 40})
-    path = store_dir / "session.bin"
+    path = session_file(store_dir)
     data = bytearray(path.read_bytes())
     data[offset] ^= 0x01
     path.write_bytes(bytes(data))
@@ -162,7 +167,7 @@ def test_truncated(
 ) -> None:
     store = make_store()
     store.save({"tokens": "x" * 40})
-    path = store_dir / "session.bin"
+    path = session_file(store_dir)
     data = path.read_bytes()[:length]
     path.write_bytes(data)
     # Header 41 bytes + nonce 12 + tag 16: anything shorter cannot even be tried.
@@ -175,7 +180,7 @@ def test_random_garbage(
 ) -> None:
     store = make_store()
     store.save({"n": 1})
-    path = store_dir / "session.bin"
+    path = session_file(store_dir)
     path.write_bytes(os.urandom(4096))
     _check_ignored_then_replaced(store, caplog, "bad header")
     # Garbage behind a valid header: the tag fails.
@@ -188,7 +193,7 @@ def test_unknown_version(
 ) -> None:
     store = make_store()
     store.save({"n": 1})
-    path = store_dir / "session.bin"
+    path = session_file(store_dir)
     data = bytearray(path.read_bytes())
     data[len(MAGIC)] = SCHEMA_VERSION + 1
     path.write_bytes(bytes(data))
@@ -204,9 +209,9 @@ def test_authentic_but_not_an_object(
     store = make_store()
     store.save({"n": 1})
     key = (store_dir / "key").read_bytes()
-    (store_dir / "session.bin").write_bytes(seal(key, b"[1, 2]", config_digest(CONFIG_KEY)))
+    (session_file(store_dir)).write_bytes(seal(key, b"[1, 2]", config_digest(CONFIG_KEY)))
     _check_ignored_then_replaced(store, caplog, "not a JSON object")
-    (store_dir / "session.bin").write_bytes(seal(key, b"\xff{", config_digest(CONFIG_KEY)))
+    (session_file(store_dir)).write_bytes(seal(key, b"\xff{", config_digest(CONFIG_KEY)))
     _check_ignored_then_replaced(store, caplog, "not JSON")
 
 
@@ -217,9 +222,9 @@ def test_session_file_with_group_or_other_bits_is_ignored(
 ) -> None:
     store = make_store()
     store.save({"n": 1})
-    os.chmod(store_dir / "session.bin", bad_mode)
+    os.chmod(session_file(store_dir), bad_mode)
     _check_ignored_then_replaced(store, caplog, f"not owner-only (mode {bad_mode:04o})")
-    assert mode(store_dir / "session.bin") == 0o600
+    assert mode(session_file(store_dir)) == 0o600
 
 
 @pytest.mark.skipif(not POSIX, reason="POSIX permission bits")
@@ -242,7 +247,7 @@ def test_file_owned_by_another_user_is_ignored(
 ) -> None:
     store = make_store()
     store.save({"n": 1})
-    os.chown(store_dir / "session.bin", 65534, -1)
+    os.chown(session_file(store_dir), 65534, -1)
     _check_ignored_then_replaced(store, caplog, "owned by another user")
 
 
@@ -279,9 +284,9 @@ def _unprivileged(check: Callable[[Path], None], tmp_path: Path) -> None:
 @pytest.mark.skipif(not POSIX, reason="POSIX permission bits")
 def test_unreadable_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     def check(directory: Path) -> None:
-        store = FileSessionStore(directory, config_key=CONFIG_KEY, use_keyring=False)
+        store = FileSessionStore(directory, use_keyring=False).scoped(CONFIG_KEY)
         store.save({"n": 1})
-        os.chmod(directory / "session.bin", 0o000)
+        os.chmod(session_file(directory), 0o000)
         _check_ignored_then_replaced(store, caplog, "cannot read")
 
     _unprivileged(check, tmp_path)
@@ -293,20 +298,20 @@ def test_symlink_is_ignored(
     store = make_store()
     store.save({"n": 1})
     elsewhere = tmp_path / "elsewhere.bin"
-    os.replace(store_dir / "session.bin", elsewhere)
-    os.symlink(elsewhere, store_dir / "session.bin")
+    os.replace(session_file(store_dir), elsewhere)
+    os.symlink(elsewhere, session_file(store_dir))
     _check_ignored_then_replaced(store, caplog, "symbolic link")
-    assert not (store_dir / "session.bin").is_symlink()
+    assert not (session_file(store_dir)).is_symlink()
 
 
 def test_directory_in_place_of_file(
     make_store: MakeStore, store_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = make_store()
-    (store_dir / "session.bin").mkdir(parents=True)
+    (session_file(store_dir)).mkdir(parents=True)
     assert store.load() is None
     assert len(warnings_of(caplog)) == 1
-    with pytest.raises(SessionStoreError, match=re.escape(str(store_dir / "session.bin"))):
+    with pytest.raises(SessionStoreError, match=re.escape(str(session_file(store_dir)))):
         store.save({"n": 1})
 
 
@@ -343,7 +348,7 @@ def test_key_from_another_install_fails_authentication(
 def test_save_error_names_the_path(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
-    store = FileSessionStore(blocker / "sessions", config_key=CONFIG_KEY, use_keyring=False)
+    store = FileSessionStore(blocker / "sessions", use_keyring=False).scoped(CONFIG_KEY)
     assert store.load() is None  # no session, no warning needed, never raises
     with pytest.raises(SessionStoreError, match=re.escape(str(blocker))):
         store.save({"n": 1})
@@ -352,11 +357,11 @@ def test_save_error_names_the_path(tmp_path: Path) -> None:
 @pytest.mark.skipif(not POSIX, reason="POSIX permission bits")
 def test_save_into_read_only_directory(tmp_path: Path) -> None:
     def check(directory: Path) -> None:
-        store = FileSessionStore(directory, config_key=CONFIG_KEY, use_keyring=False)
+        store = FileSessionStore(directory, use_keyring=False).scoped(CONFIG_KEY)
         store.save({"n": 1})
         os.chmod(directory, 0o500)
         try:
-            with pytest.raises(SessionStoreError, match=re.escape(str(directory / "session.bin"))):
+            with pytest.raises(SessionStoreError, match=re.escape(str(session_file(directory)))):
                 store.save({"n": 2})
             assert store.load() == {"n": 1}
         finally:
@@ -364,7 +369,7 @@ def test_save_into_read_only_directory(tmp_path: Path) -> None:
         # A read-only directory that was never used: the lock file cannot be created.
         fresh = directory.parent / "fresh"
         fresh.mkdir(mode=0o500)
-        store = FileSessionStore(fresh, config_key=CONFIG_KEY, use_keyring=False)
+        store = FileSessionStore(fresh, use_keyring=False).scoped(CONFIG_KEY)
         with pytest.raises(SessionStoreError, match=re.escape(str(fresh))):
             store.save({"n": 1})
         store.clear()  # nothing to clear: no lock needed, no error
@@ -375,13 +380,11 @@ def test_save_into_read_only_directory(tmp_path: Path) -> None:
 def test_leftover_temp_files_are_swept(make_store: MakeStore, store_dir: Path) -> None:
     store = make_store()
     store.save({"n": 1})
-    (store_dir / ".session.bin-killed.tmp").write_bytes(b"half a session")
+    (store_dir / f".{session_file(store_dir).name}-killed.tmp").write_bytes(b"half a session")
     (store_dir / ".key-killed.tmp").write_bytes(b"half a key")
+    (store_dir / ".key-source-killed.tmp").write_bytes(b"fi")
     store.save({"n": 2})
-    assert sorted(p.name for p in store_dir.iterdir() if p.name != "session.lock") == [
-        "key",
-        "session.bin",
-    ]
+    assert data_files(store_dir) == ["key", "key-source", session_file(store_dir).name]
 
 
 def test_no_secret_in_files_logs_or_repr(
@@ -398,7 +401,7 @@ def test_no_secret_in_files_logs_or_repr(
     # Exercise the warning and info paths too.
     make_store(config_key="other").load()
     store.save(doc)
-    path = store_dir / "session.bin"
+    path = session_file(store_dir)
     data = bytearray(path.read_bytes())
     data[-3] ^= 0xFF
     path.write_bytes(bytes(data))
@@ -413,10 +416,10 @@ def test_no_secret_in_files_logs_or_repr(
     assert b"alice" not in files  # nothing in clear at all
     assert b"SIGNED_IN" not in files
     logged = "\n".join(r.getMessage() for r in caplog.records)
-    assert "session.bin" in logged  # the logs were captured
+    assert session_file(store_dir).name in logged  # the logs were captured
     for value in [*secret_values, key.hex(), key.decode("latin-1")]:
         assert value not in logged
-    assert repr(store) == f"FileSessionStore(directory={str(store_dir)!r})"
+    assert repr(store) == f"FileSessionStore(directory={str(store_dir)!r}, session_id='default')"
     assert "alice" not in repr(store)
 
 
@@ -425,7 +428,7 @@ def test_default_directory_is_the_platform_user_data_dir(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    store = FileSessionStore(config_key=CONFIG_KEY, use_keyring=False)
+    store = FileSessionStore(use_keyring=False).scoped(CONFIG_KEY)
     assert store.directory == tmp_path / "xdg" / "fsm-auth"
     store.save({"n": 1})
     assert store.load() == {"n": 1}
@@ -449,7 +452,7 @@ def test_write_failure_midway_keeps_the_old_session(make_store: MakeStore, store
             resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
             with pytest.raises(SessionStoreError) as raised:
                 store.save({"n": 2, "pad": "x" * 100_000})
-            assert str(store_dir / "session.bin") in str(raised.value)
+            assert str(session_file(store_dir)) in str(raised.value)
             assert "File too large" in str(raised.value)
             code = 0
         except BaseException:

@@ -54,7 +54,7 @@ def test_a_directory_others_can_write_is_not_used(
 ) -> None:
     store = make_store()
     store.save({"n": 1})
-    before = (store_dir / "session.bin").read_bytes()
+    before = store.session_path.read_bytes()
     os.chmod(store_dir, bad_mode)
     caplog.set_level(logging.WARNING)
 
@@ -66,7 +66,7 @@ def test_a_directory_others_can_write_is_not_used(
     with pytest.raises(SessionStoreError, match=re.escape(str(store_dir))) as caught:
         store.save({"n": 2})
     assert "other users can write" in str(caught.value)
-    assert (store_dir / "session.bin").read_bytes() == before  # nothing written there
+    assert store.session_path.read_bytes() == before  # nothing written there
 
     os.chmod(store_dir, 0o700)  # fixed by its owner: used again
     assert store.load() == {"n": 1}
@@ -141,7 +141,7 @@ def _in_a_thread(call: Callable[[], Any]) -> tuple[bool, list[Any]]:
 
 
 @posix_only
-@pytest.mark.parametrize("name", ["session.bin", "key"])
+@pytest.mark.parametrize("name", ["session", "key"])
 def test_a_fifo_in_place_of_a_file_does_not_hang_load(
     make_store: MakeStore,
     store_dir: Path,
@@ -151,7 +151,7 @@ def test_a_fifo_in_place_of_a_file_does_not_hang_load(
 ) -> None:
     store = make_store()
     store.save({"n": 1})
-    fifo = store_dir / name
+    fifo = store.session_path if name == "session" else store_dir / name
     fifo.unlink()
     os.mkfifo(fifo, 0o600)
     unblock.append(fifo)
@@ -171,16 +171,16 @@ def test_a_fifo_in_place_of_a_file_does_not_hang_load(
 
 
 @posix_only
-@pytest.mark.parametrize("name", ["session.bin", "key"])
+@pytest.mark.parametrize("name", ["session", "key"])
 def test_a_fifo_in_place_of_a_file_does_not_hang_initialize(
     aws_config: dict[str, Any], tmp_path: Path, unblock: list[Path], name: str
 ) -> None:
     directory = tmp_path / "s"
-    store = FileSessionStore(
-        directory, config_key=load_config(aws_config).config_key, use_keyring=False
+    store = FileSessionStore(directory, use_keyring=False).scoped(
+        load_config(aws_config).config_key
     )
     store.save({"schema": 1})  # creates the directory, the key and the session file
-    fifo = directory / name
+    fifo = store.session_path if name == "session" else directory / name
     fifo.unlink()
     os.mkfifo(fifo, 0o600)
     unblock.append(fifo)
@@ -221,7 +221,7 @@ def test_the_largest_session_save_accepts_load_reads(
     store = make_store()
     largest = _document_sealed_to(MAX_SESSION_BYTES)
     store.save(largest)
-    assert (store_dir / "session.bin").stat().st_size == MAX_SESSION_BYTES
+    assert store.session_path.stat().st_size == MAX_SESSION_BYTES
     assert make_store().load() == largest
 
 
@@ -240,7 +240,7 @@ def test_a_session_too_large_to_load_is_refused_on_save_and_the_previous_one_kep
     with pytest.raises(SessionStoreError) as caught:
         store.save(too_large)
     message = str(caught.value)
-    assert str(store_dir / "session.bin") in message
+    assert str(store.session_path) in message
     assert str(MAX_SESSION_BYTES) in message
     assert "kept" in message
     assert "aaaa" not in message

@@ -43,7 +43,7 @@ def test_memory_store_round_trip_and_isolation() -> None:
     assert store.version() not in (v0, v1)
     with pytest.raises(TypeError):
         store.save({"x": object()})
-    assert repr(store) == "MemorySessionStore()"
+    assert repr(store) == "MemorySessionStore(session_id='default')"
 
 
 def test_memory_store_lock_is_reentrant_and_excludes_other_threads() -> None:
@@ -95,14 +95,14 @@ def test_key_goes_to_the_keyring_and_no_key_file(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    store = FileSessionStore(store_dir, config_key=config_key, keyring_service="fsm-auth-test")
+    store = FileSessionStore(store_dir, keyring_service="fsm-auth-test").scoped(config_key)
     doc, secret_values = new_secret_document()
     store.save(doc)
     assert "OS keyring (MemoryKeyring" in store.key_location
     assert not (store_dir / "key").exists()
     assert list(memory_keyring.passwords) == [("fsm-auth-test", f"session-key:{store_dir}")]
     assert (
-        FileSessionStore(store_dir, config_key=config_key, keyring_service="fsm-auth-test").load()
+        FileSessionStore(store_dir, keyring_service="fsm-auth-test").scoped(config_key).load()
         == doc
     )
 
@@ -118,7 +118,7 @@ def test_key_goes_to_the_keyring_and_no_key_file(
 def test_forced_file_ignores_the_keyring(
     memory_keyring: Any, store_dir: Path, config_key: str
 ) -> None:
-    store = FileSessionStore(store_dir, config_key=config_key, use_keyring=False)
+    store = FileSessionStore(store_dir, use_keyring=False).scoped(config_key)
     store.save({"n": 1})
     assert (store_dir / "key").exists()
     assert memory_keyring.passwords == {}
@@ -127,7 +127,7 @@ def test_forced_file_ignores_the_keyring(
 def test_key_missing_from_keyring(
     memory_keyring: Any, store_dir: Path, config_key: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = FileSessionStore(store_dir, config_key=config_key)
+    store = FileSessionStore(store_dir).scoped(config_key)
     store.save({"n": 1})
     memory_keyring.passwords.clear()
     assert store.load() is None
@@ -141,7 +141,7 @@ def test_key_missing_from_keyring(
 def test_keyring_failures(
     memory_keyring: Any, store_dir: Path, config_key: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = FileSessionStore(store_dir, config_key=config_key)
+    store = FileSessionStore(store_dir).scoped(config_key)
     store.save({"n": 1})
     memory_keyring.fail_with = KeyringLocked("the collection is locked")
     assert store.load() is None
@@ -167,7 +167,7 @@ def test_no_real_keyring_means_a_key_file_quickly(
 ) -> None:
     keyring.set_keyring(backend())
     start = time.monotonic()
-    store = FileSessionStore(store_dir, config_key=config_key)
+    store = FileSessionStore(store_dir).scoped(config_key)
     store.save({"n": 1})
     assert time.monotonic() - start < 1.0
     assert store.key_location == f"key file {store_dir / 'key'}"
@@ -179,7 +179,7 @@ def test_no_real_keyring_logs_the_fallback_once(
 ) -> None:
     caplog.set_level(logging.INFO)
     keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
-    store = FileSessionStore(store_dir, config_key=config_key)
+    store = FileSessionStore(store_dir).scoped(config_key)
     store.save({"n": 1})
     assert store.load() == {"n": 1}
     infos = [r.getMessage() for r in caplog.records if "No usable OS keyring" in r.getMessage()]
@@ -192,13 +192,13 @@ def test_use_keyring_true_without_one_never_writes_a_key_file(
     restore_keyring: None, store_dir: Path, config_key: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
-    store = FileSessionStore(store_dir, config_key=config_key, use_keyring=True)
+    store = FileSessionStore(store_dir, use_keyring=True).scoped(config_key)
     with pytest.raises(SessionStoreError, match="no usable OS keyring"):
         store.save({"n": 1})
     assert not (store_dir / "key").exists()
-    assert not (store_dir / "session.bin").exists()
+    assert not store.session_path.exists()
     # A session written earlier with a key file is not read with it either.
-    FileSessionStore(store_dir, config_key=config_key, use_keyring=False).save({"n": 1})
+    FileSessionStore(store_dir, use_keyring=False).scoped(config_key).save({"n": 1})
     assert store.load() is None
     assert len([r for r in caplog.records if r.levelno >= logging.WARNING]) == 1
 
@@ -238,7 +238,7 @@ def test_low_priority_keyring_is_not_a_real_one(
     _LowPriorityKeyring.installed = True
     try:
         keyring.set_keyring(_LowPriorityKeyring())  # type: ignore[no-untyped-call]
-        store = FileSessionStore(store_dir, config_key=config_key)
+        store = FileSessionStore(store_dir).scoped(config_key)
         store.save({"n": 1})
         assert store.load() == {"n": 1}
         assert (store_dir / "key").exists()
@@ -257,13 +257,13 @@ def test_a_hanging_keyring_probe_is_cut_short(
     try:
         keyring.set_keyring(_SlowKeyring())  # type: ignore[no-untyped-call]
         start = time.monotonic()
-        store = FileSessionStore(store_dir, config_key=config_key)
+        store = FileSessionStore(store_dir).scoped(config_key)
         store.save({"n": 1})
         assert time.monotonic() - start < 0.8
         assert store.key_location == f"key file {store_dir / 'key'}"
         # Remembered: the next store does not wait again.
         start = time.monotonic()
-        assert FileSessionStore(store_dir, config_key=config_key).load() == {"n": 1}
+        assert FileSessionStore(store_dir).scoped(config_key).load() == {"n": 1}
         assert time.monotonic() - start < 0.1
     finally:
         time.sleep(0.9)  # let the probe thread finish before the backend is uninstalled

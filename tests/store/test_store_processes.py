@@ -25,7 +25,7 @@ KILL_ROUNDS = 40
 _HOLDER = """
 import sys, time
 from fsm_auth.session._store import FileSessionStore
-store = FileSessionStore(sys.argv[1], config_key=sys.argv[2], use_keyring=False)
+store = FileSessionStore(sys.argv[1], use_keyring=False).scoped(sys.argv[2])
 with store.lock():
     print("locked", flush=True)
     time.sleep(float(sys.argv[3]))
@@ -39,7 +39,7 @@ needs_fork = pytest.mark.skipif(
 
 
 def _store(directory: Path | str, config_key: str) -> FileSessionStore:
-    return FileSessionStore(directory, config_key=config_key, use_keyring=False)
+    return FileSessionStore(directory, use_keyring=False).scoped(config_key)
 
 
 def test_lock_is_exclusive_across_processes(store_dir: Path, config_key: str) -> None:
@@ -181,7 +181,7 @@ def test_sigkill_during_save_leaves_old_or_new_document(
         os.kill(child.pid, signal.SIGKILL)
         child.join(10)
         assert child.exitcode == -signal.SIGKILL
-        if list(store_dir.glob(".session.bin-*.tmp")):
+        if list(store_dir.glob(f".{store.session_path.name}-*.tmp")):
             killed_mid_write += 1
         doc = store.load()
         assert doc is not None, f"round {round_number}: no document"

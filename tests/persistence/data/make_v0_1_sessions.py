@@ -24,7 +24,7 @@ PASSWORD = "Correct-Horse-9!"
 def _store(directory: Path, config: dict) -> FileSessionStore:
     from fsm_auth.config import load_config
 
-    return FileSessionStore(directory, config_key=load_config(config).config_key, use_keyring=False)
+    return FileSessionStore(directory, use_keyring=False).scoped(load_config(config).config_key)
 
 
 def main(out: Path) -> None:
