@@ -87,3 +87,18 @@ def make_client(
     yield make
     for client in made:
         client.close()
+
+
+@pytest.fixture
+def no_os_keyring() -> Iterator[None]:
+    """No OS keyring, as on CI: the default store keeps its key in a file (and a developer's
+    real keyring gets no test keys)."""
+    import keyring
+    from keyring.backends import fail
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
+    try:
+        yield
+    finally:
+        keyring.set_keyring(previous)

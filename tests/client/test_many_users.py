@@ -38,21 +38,6 @@ USERS = [
 
 
 @pytest.fixture
-def no_os_keyring() -> Iterator[None]:
-    """No OS keyring, as on CI: the default store keeps its key in a file (and a developer's
-    real keyring gets no test keys)."""
-    import keyring
-    from keyring.backends import fail
-
-    previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
-    try:
-        yield
-    finally:
-        keyring.set_keyring(previous)
-
-
-@pytest.fixture
 def pools(emulator: Emulator, pool: Provisioned) -> dict[str, dict[str, Any]]:
     """Two user pools (no identity pool): their configurations by name."""
     other = emulator.provision(with_identity_pool=False, bucket=None)

@@ -30,21 +30,6 @@ MakeClient = Callable[..., AuthClient]
 
 
 @pytest.fixture
-def no_os_keyring() -> Iterator[None]:
-    """No OS keyring, as on CI: the default store keeps its key in a file (and a developer's
-    real keyring gets no test keys)."""
-    import keyring
-    from keyring.backends import fail
-
-    previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
-    try:
-        yield
-    finally:
-        keyring.set_keyring(previous)
-
-
-@pytest.fixture
 def storage_dir(tmp_path: Path) -> Path:
     """The session directory shared by the clients of a test (created by the first save)."""
     return tmp_path / "s"
