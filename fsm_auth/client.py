@@ -320,7 +320,9 @@ class AuthClient:
         that fails never stops the local sign-out: it is logged as a warning and reported in
         the result, whose ``complete`` is then False and whose ``global_sign_out_error`` /
         ``revoke_error`` say what did not happen, so the caller can tell that a refresh token
-        may still be valid at the server. Nothing asked of the server: ``complete`` is True.
+        may still be valid at the server. A store that could not save the signed-out state
+        (read-only, Redis down) is reported as ``store_error``: the store still holds the
+        signed-in session it held until ``sign_out()`` is called again with the store back.
         """
         self._open()
         self._session.initialize()
@@ -346,10 +348,14 @@ class AuthClient:
                     lambda: self._user_pool().revoke_token(refresh_token),
                 )
         self._session.sign_out()
+        # Saving the signed-out record is best-effort like every save; when it failed, the
+        # store still holds the signed-in session, and the caller must be able to tell.
+        store_error = self._session.save_error
         return SignOutResult(
-            complete=global_error is None and revoke_error is None,
+            complete=global_error is None and revoke_error is None and store_error is None,
             global_sign_out_error=global_error,
             revoke_error=revoke_error,
+            store_error=store_error,
         )
 
     @staticmethod

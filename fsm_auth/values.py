@@ -165,14 +165,17 @@ class SignOutResult:
     sign-out result): ``global_sign_out_error`` (the user's other sessions may still be
     signed in), ``revoke_error`` (this session's refresh token may still be valid at the
     server until it expires), ``hosted_ui_error`` (the browser's hosted-UI session; always
-    ``None`` until fsm-auth has a hosted UI). Errors never carry a token, so the ``repr``
-    shows none either.
+    ``None`` until fsm-auth has a hosted UI), ``store_error`` (the signed-out state could not
+    be saved: the session store may still hold the signed-in session, which a restart or another
+    process sharing the store would restore; ``sign_out()`` again once the store is back
+    saves it). Errors never carry a token, so the ``repr`` shows none either.
     """
 
     complete: bool
     global_sign_out_error: AuthError | None = None
     revoke_error: AuthError | None = None
     hosted_ui_error: AuthError | None = None
+    store_error: AuthError | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.complete != all(error is None for _, error in self._steps()):
@@ -183,6 +186,7 @@ class SignOutResult:
             ("global_sign_out_error", self.global_sign_out_error),
             ("revoke_error", self.revoke_error),
             ("hosted_ui_error", self.hosted_ui_error),
+            ("store_error", self.store_error),
         )
 
     def __repr__(self) -> str:

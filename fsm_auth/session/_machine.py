@@ -186,9 +186,10 @@ class SessionMachine:
         # The store's version when this client last read or wrote it: a refresh reads the store
         # again only if another writer changed it since.
         self._seen_version: object = _UNSEEN
-        # Whether the last save failed (the session lives in memory only until one works).
+        # The error of the last save when it failed (the session lives in memory only until a
+        # save works); None when the store holds the current record.
         self._save_guard = threading.Lock()
-        self._unsaved = False
+        self._save_error: AuthError | None = None
         self._release_generation = 0
         self._closed = False
         self._sign_in: SignInDriver | None = None
@@ -533,7 +534,7 @@ class SessionMachine:
                 self._seen_version = self._store.version()
         except AuthError as exc:
             with self._save_guard:
-                first, self._unsaved = not self._unsaved, True
+                first, self._save_error = self._save_error is None, exc
             if first:
                 _log.warning(
                     "Could not save the session; it is kept in memory only, and saved again "
@@ -544,9 +545,15 @@ class SessionMachine:
                 _log.debug("Could not save the session (kept in memory): %s", exc)
             return
         with self._save_guard:
-            resumed, self._unsaved = self._unsaved, False
+            resumed, self._save_error = self._save_error is not None, None
         if resumed:
             _log.info("The session is saved again")
+
+    @property
+    def save_error(self) -> AuthError | None:
+        """Why the last save failed, or None when the store holds the current record."""
+        with self._save_guard:
+            return self._save_error
 
     def _load(self) -> Mapping[str, Any] | None:
         try:

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from redis_helpers import KEY, RedisServer, import_path
 
-from fsm_auth import AuthClient, NetworkError, UserState
+from fsm_auth import AuthClient, NetworkError, SessionStoreUnavailableError, UserState
 from fsm_auth.emulator import Emulator, FakeClock, Fault
 from fsm_auth.session import RedisSessionStore
 
@@ -289,3 +289,34 @@ def test_redis_stopped_during_a_refresh_and_started_again(
     finally:
         for each in clients:
             each.close()
+
+
+def test_a_sign_out_while_redis_is_down_says_the_store_still_holds_the_session(
+    signed_in: None,
+    aws_config: dict[str, Any],
+    clock: FakeClock,
+    redis_server: RedisServer,
+    redis_url: str,
+) -> None:
+    def client() -> AuthClient:
+        return AuthClient.from_config(aws_config, store=fleet_store(redis_url), clock=clock)
+
+    with client() as a:
+        assert a.initialize() == UserState.SIGNED_IN
+        redis_server.stop()  # keeps what it held, as a Redis with persistence
+        result = a.sign_out()
+        # Signed out here, but not in the store: the result says so instead of a log line only.
+        assert a.current_user_state == UserState.SIGNED_OUT
+        assert not result.complete
+        assert isinstance(result.store_error, SessionStoreUnavailableError)
+        assert result.revoke_error is None  # the service was reachable: the token is revoked
+        assert "store_error=" in repr(result)
+
+        redis_server.start()
+        with client() as b:  # what the store held: the session that was signed out
+            assert b.initialize() == UserState.SIGNED_IN
+        again = a.sign_out()  # with the store back, the signed-out state is saved
+        assert again.complete
+        assert again.store_error is None
+        with client() as c:
+            assert c.initialize() == UserState.SIGNED_OUT
