@@ -225,7 +225,7 @@ class Spec:
         try:
             stamp = path.stat().st_mtime_ns
         except OSError:
-            stamp = -1  # _read_yaml reports the missing or unreadable file
+            stamp = -1  # _read_spec_bytes reports the missing or unreadable file
         return _load_file(path, stamp)
 
     @property
@@ -372,6 +372,10 @@ def _rules_mapping(rules: _StateRules) -> dict[str, Any]:
 
 def shipped_specs_dir() -> Path:
     """The directory holding the specs shipped with fsm-auth."""
+    # An installed wheel has them inside the package: found without importlib.resources.
+    inside = Path(fsm_auth.__file__).resolve().parent / "specs"
+    if (inside / "user_state.yaml").is_file():
+        return inside
     import importlib.resources  # here, not at import: it pulls in tempfile, shutil, zipfile
 
     try:
@@ -506,12 +510,85 @@ def _check_nodes(root: Any) -> None:
 def _load_file(path: Path, stamp: int) -> Spec:
     """A spec file, parsed and validated once per version (``stamp``: its mtime)."""
     del stamp  # part of the cache key only: an edited file is read again
-    return _build(_read_yaml(path), str(path), path)
+    raw = _read_spec_bytes(path)
+    document = _from_compiled_twin(path, raw)
+    if document is None:
+        document = _parse_yaml(raw, path)
+    return _build(document, str(path), path)
 
 
-def _read_yaml(path: Path) -> Any:
-    import yaml
+# A spec's compiled twin, ``<name>.compiled.json`` next to ``<name>.yaml``: the parsed YAML as
+# JSON, with the SHA-256 of the YAML bytes it was made from. `python -m fsm_auth.engine.regen`
+# writes one for each shipped spec. Importing PyYAML is most of what loading a spec costs a
+# process that starts cold (`fsm-auth credentials` runs once per AWS CLI command), and the
+# JSON parser is already loaded. A twin whose hash does not match the YAML beside it is
+# ignored, so an edited spec is never read stale; the YAML stays the one source.
+_TWIN_SUFFIX = ".compiled.json"
+_TWIN_FORMAT = 1
 
+
+def compiled_twin_path(path: Path) -> Path:
+    """Where the compiled twin of the spec file ``path`` lives."""
+    return path.with_name(path.stem + _TWIN_SUFFIX)
+
+
+def compile_spec(path: Path) -> str:
+    """The compiled twin of the spec file ``path`` (JSON text), after validating the spec.
+
+    Raises :class:`SpecError` for a spec that does not load, or whose YAML holds values that
+    JSON cannot represent as they are."""
+    import hashlib
+    import json
+
+    raw = _read_spec_bytes(path)
+    document = _parse_yaml(raw, path)
+    _build(document, str(path), path)
+    try:
+        text = json.dumps(
+            {
+                "format": _TWIN_FORMAT,
+                "source_sha256": hashlib.sha256(raw).hexdigest(),
+                "spec": document,
+            },
+            indent=1,
+            allow_nan=False,  # keys keep the YAML's order: the engine and diagrams follow it
+        )
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"{path}: cannot be compiled to JSON: {exc}") from None
+    # Read back, the twin must give the very document (values and order) the YAML gives.
+    if json.dumps(json.loads(text)["spec"]) != json.dumps(document):
+        raise SpecError(f"{path}: cannot be compiled to JSON: a value would change")
+    return text + "\n"
+
+
+def _from_compiled_twin(path: Path, raw: bytes) -> Any:
+    """The spec document from ``path``'s compiled twin, or None when there is no usable twin
+    made from these exact bytes."""
+    twin = compiled_twin_path(path)
+    try:
+        with twin.open("rb") as stream:
+            text = stream.read(4 * _MAX_SPEC_BYTES + 1)
+    except OSError:
+        return None
+    if len(text) > 4 * _MAX_SPEC_BYTES:
+        return None
+    import hashlib
+    import json
+
+    try:
+        compiled = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if (
+        not isinstance(compiled, dict)
+        or compiled.get("format") != _TWIN_FORMAT
+        or compiled.get("source_sha256") != hashlib.sha256(raw).hexdigest()
+    ):
+        return None
+    return compiled.get("spec")
+
+
+def _read_spec_bytes(path: Path) -> bytes:
     try:
         with path.open("rb") as stream:
             # One byte more than the bound: enough to know the file is too large.
@@ -520,6 +597,12 @@ def _read_yaml(path: Path) -> Any:
         raise SpecError(f"{path}: cannot read spec ({exc.strerror or exc})") from None
     if len(raw) > _MAX_SPEC_BYTES:
         raise SpecError(f"{path}: the spec is larger than {_MAX_SPEC_BYTES // 1024} KiB")
+    return raw
+
+
+def _parse_yaml(raw: bytes, path: Path) -> Any:
+    import yaml
+
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
