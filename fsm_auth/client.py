@@ -13,7 +13,6 @@ from one).
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -22,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from fsm_auth.config import AuthConfig, IdentityPoolConfig, load_config
 from fsm_auth.engine import Engine
 from fsm_auth.errors import (
-    AuthError,
     ClientClosedError,
     IdentityPoolNotConfiguredError,
     InvalidParameterError,
@@ -34,7 +32,6 @@ from fsm_auth.session import (
     FederatedSession,
     FileSessionStore,
     SessionMachine,
-    UserPoolSession,
 )
 from fsm_auth.session._store import UnscopedSessionStore, scope_store
 from fsm_auth.transport import RetryPolicy
@@ -56,8 +53,6 @@ if TYPE_CHECKING:
     from fsm_auth.signin._driver import SignInDriver
 
 __all__ = ["AuthClient", "UserStateListener"]
-
-logger = logging.getLogger("fsm_auth.client")
 
 UserStateListener = Callable[[UserState, Mapping[str, str]], None]
 """``callback(state, info)``: called once per real change of the user state, in order."""
@@ -82,14 +77,10 @@ class AuthClient:
         plugins: PluginRegistry | None = None,
     ) -> None:
         self.config = config
-        # The client's own session in the store: other configurations' (other programs on the
-        # default directory, other pools on a shared store) are never read, replaced or deleted.
+        # Only this configuration's session: other programs' and pools' are never touched.
         scoped = scope_store(store, config.config_key)
-        # The service's time (the local clock plus the offset learnt from fresh tokens' iat):
-        # one owner, shared by the providers, the caches and botocore, so that every expiry
-        # and refresh decision about tokens and credentials is made in the service's time.
+        # The service's time (local clock + offset learnt from iat), for every expiry decision.
         self._clock = as_server_clock(clock or time.time)
-        self._min_validity = min_validity
         registry = plugins or default_registry()
         context = ProviderContext(config, self._clock, retry or RetryPolicy(), registry)
         self._providers = Providers(config, registry, context)
@@ -122,18 +113,12 @@ class AuthClient:
         ``amplify_outputs.json`` (a path or a parsed mapping).
 
         The session lives in an encrypted store under ``storage_dir`` (default: the platform's
-        user data dir for fsm-auth), or in ``store``; the client keeps it in the store's record
-        of its own configuration (``store.scoped(config.config_key)``, or a guard for a store
-        without ``scoped``), never reading or deleting other configurations' sessions.
-        ``endpoint_url`` overrides every Cognito endpoint (a local emulator). ``clock`` returns
-        epoch seconds for every expiry decision.
-        ``min_validity``: no token or credential is handed out with fewer seconds left.
-        ``retry``: timeouts and bounded retries of throttled or failed (5xx) calls.
-        ``plugins``: where providers are found (default: the entry points).
-        ``allow_insecure_endpoint``: accept a plain ``http://`` endpoint (in the file or
-        ``endpoint_url``) to a host that is not loopback, with a warning logged once; without
-        it such an endpoint raises ``ConfigError`` (loopback, as a local emulator, is always
-        accepted). An endpoint with credentials in it is always refused.
+        user data dir for fsm-auth), or in ``store``, scoped to this configuration.
+        ``endpoint_url`` overrides every Cognito endpoint; ``allow_insecure_endpoint`` accepts
+        plain ``http://`` to a host that is not loopback (see :func:`load_config`). ``clock``
+        returns epoch seconds; ``min_validity``: no token or credential is handed out with
+        fewer seconds left; ``retry``: timeouts and bounded retries; ``plugins``: where
+        providers are found (default: the entry points).
         """
         if not min_validity >= 0:
             raise InvalidParameterError("min_validity must be a number of seconds >= 0")
@@ -314,59 +299,17 @@ class AuthClient:
         """End the local session (always) and move to ``SIGNED_OUT``, or ``GUEST`` when guest
         access is known to be on. A sign-in in flight is abandoned.
 
-        ``global_sign_out`` also ends the user's sessions on every device (GlobalSignOut, which
-        revokes every refresh token of the user); ``invalidate_tokens`` revokes this session's
-        refresh token (RevokeToken; also tried when the global sign-out failed). A server call
-        that fails never stops the local sign-out: it is logged as a warning and reported in
-        the result, whose ``complete`` is then False and whose ``global_sign_out_error`` /
-        ``revoke_error`` say what did not happen, so the caller can tell that a refresh token
-        may still be valid at the server. A store that could not save the signed-out state
-        (read-only, Redis down) is reported as ``store_error``: the store still holds the
-        signed-in session it held until ``sign_out()`` is called again with the store back.
+        ``global_sign_out`` also ends the user's sessions on every device (GlobalSignOut);
+        ``invalidate_tokens`` revokes this session's refresh token (RevokeToken). A server
+        call that fails never stops the local sign-out: the result's ``complete`` is then
+        False and ``global_sign_out_error`` / ``revoke_error`` say what did not happen (a
+        refresh token may still be valid at the server); ``store_error`` says the store could
+        not save the signed-out state (call ``sign_out()`` again once it is back).
         """
         self._open()
-        self._session.initialize()
-        user = self._session.record.user
-        global_error: AuthError | None = None
-        revoke_error: AuthError | None = None
-        if isinstance(user, UserPoolSession):
-            tokens = user.tokens
-            if global_sign_out:
-                global_error = self._server_sign_out(
-                    "the global sign-out failed",
-                    lambda: self._user_pool().global_sign_out(self._fresh_access_token(tokens)),
-                )
-            # A global sign-out that happened revoked this refresh token with the others.
-            refresh_token = tokens.refresh_token
-            if (
-                invalidate_tokens
-                and refresh_token
-                and (not global_sign_out or global_error is not None)
-            ):
-                revoke_error = self._server_sign_out(
-                    "this session's refresh token was not revoked",
-                    lambda: self._user_pool().revoke_token(refresh_token),
-                )
-        self._session.sign_out()
-        # Saving the signed-out record is best-effort like every save; when it failed, the
-        # store still holds the signed-in session, and the caller must be able to tell.
-        store_error = self._session.save_error
-        return SignOutResult(
-            complete=global_error is None and revoke_error is None and store_error is None,
-            global_sign_out_error=global_error,
-            revoke_error=revoke_error,
-            store_error=store_error,
+        return self._session.sign_out(
+            global_sign_out=global_sign_out, invalidate_tokens=invalidate_tokens
         )
-
-    @staticmethod
-    def _server_sign_out(what: str, call: Callable[[], None]) -> AuthError | None:
-        """Run one server-side step of a sign-out; its error, logged, instead of raised."""
-        try:
-            call()
-        except AuthError as exc:
-            logger.warning("Signing out locally; %s at the server: %s", what, exc)
-            return exc
-        return None
 
     def federated_sign_in(
         self,
@@ -460,11 +403,6 @@ class AuthClient:
 
     def _access_token(self) -> str:
         self._open()
-        return self._session.tokens(wait=False).access_token
-
-    def _fresh_access_token(self, tokens: Tokens) -> str:
-        if tokens.expiration.timestamp() - self._clock() > self._min_validity:
-            return tokens.access_token
         return self._session.tokens(wait=False).access_token
 
 

@@ -43,7 +43,7 @@ from fsm_auth.errors import (
 )
 from fsm_auth.provider import IdentityPoolProvider, RawTokens, UserPoolProvider
 from fsm_auth.signin._driver import SignInDriver
-from fsm_auth.values import AWSCredentials, Tokens, UserState
+from fsm_auth.values import AWSCredentials, SignOutResult, Tokens, UserState
 
 from . import _identity_ids as rules
 from ._cache import Expiring, RefreshingCache
@@ -51,6 +51,7 @@ from ._credentials import IdentityRequests
 from ._document import from_document, migrate, to_document
 from ._live import LiveCaches
 from ._record import FederatedSession, SessionRecord, User, UserPoolSession
+from ._sign_out import sign_out_at_server
 from ._store import RefreshLockingStore, SessionStore
 
 __all__ = ["SessionMachine", "StateListener"]
@@ -259,13 +260,41 @@ class SessionMachine:
                 self._sign_in = SignInDriver(self._user_pool(), self)
             return self._sign_in
 
-    def sign_out(self) -> None:
+    def sign_out(
+        self, *, global_sign_out: bool = False, invalidate_tokens: bool = False
+    ) -> SignOutResult:
         """End the session (to guest or signed out, as the spec's guard says), abandoning a
-        sign-in in flight: its late answer will be discarded."""
+        sign-in in flight: its late answer will be discarded. The server's side first, as
+        asked (see :func:`sign_out_at_server`); then the local sign-out, always. A store that
+        could not save the signed-out state is reported as ``store_error``: it may still
+        hold the session a restart would restore."""
         self.initialize()
+        user = self.record.user
+        global_error = revoke_error = None
+        if isinstance(user, UserPoolSession):
+            global_error, revoke_error = sign_out_at_server(
+                self._user_pool(),
+                user.tokens,
+                lambda: self._fresh_access_token(user.tokens),
+                global_sign_out=global_sign_out,
+                invalidate_tokens=invalidate_tokens,
+            )
         if self._sign_in is not None:
             self._sign_in.abandon()
         self.engine.fire("signed_out", update=SessionRecord.signed_out)
+        store_error = self.save_error  # saving the signed-out record is best-effort too
+        return SignOutResult(
+            complete=global_error is None and revoke_error is None and store_error is None,
+            global_sign_out_error=global_error,
+            revoke_error=revoke_error,
+            store_error=store_error,
+        )
+
+    def _fresh_access_token(self, tokens: Tokens) -> str:
+        """``tokens``' access token, or a refreshed one when it is about to expire."""
+        if tokens.expiration.timestamp() - self._clock() > self._min_validity:
+            return tokens.access_token
+        return self.tokens(wait=False).access_token
 
     # -- what each state serves ---------------------------------------------------------
 

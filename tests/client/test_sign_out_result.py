@@ -129,7 +129,7 @@ def test_a_failed_global_sign_out_is_reported(
     refresh_token = _refresh_token(signed_in)
     emulator.faults.inject(attrs.evolve(fault, operation="GlobalSignOut"))
     emulator.reset_requests()
-    with caplog.at_level(logging.WARNING, logger="fsm_auth.client"):
+    with caplog.at_level(logging.WARNING, logger="fsm_auth.session"):
         result = signed_in.sign_out(global_sign_out=True)
     assert not result.complete
     assert isinstance(result.global_sign_out_error, error_type or NotAuthorizedError)
@@ -176,7 +176,7 @@ def test_a_failed_revocation_is_reported(
 ) -> None:
     refresh_token = _refresh_token(signed_in)
     emulator.faults.inject(attrs.evolve(fault, operation="RevokeToken"))
-    with caplog.at_level(logging.WARNING, logger="fsm_auth.client"):
+    with caplog.at_level(logging.WARNING, logger="fsm_auth.session"):
         result = signed_in.sign_out()
     assert not result.complete
     assert isinstance(result.revoke_error, error_type)
