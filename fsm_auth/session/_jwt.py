@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -23,6 +22,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
+from fsm_auth._per_process import PerProcess
 from fsm_auth.errors import InvalidParameterError, NetworkError, NotAuthorizedError
 from fsm_auth.provider import ServerClock, as_server_clock
 from fsm_auth.values import Tokens
@@ -199,42 +199,22 @@ class JWKSCache:
 # kept once per URL per process, so a client built per user (a server) does not fetch it again
 # and unknown kids are rate-limited across clients. Bounded: a process serves a few pools.
 _MAX_SHARED_JWKS = 64
-_shared_jwks: OrderedDict[str, JWKSCache] = OrderedDict()
-_shared_jwks_lock = threading.Lock()
+_shared_jwks: PerProcess[str, JWKSCache] = PerProcess(
+    lambda url: JWKSCache(url), most=_MAX_SHARED_JWKS
+)
 
 
 def shared_jwks(url: str) -> JWKSCache:
     """This process's cache of the JWKS fetched from ``url``, shared by every client of the
     pool. Only what the network answered goes in it (never keys loaded from a saved session,
     which belong to that client)."""
-    with _shared_jwks_lock:
-        cache = _shared_jwks.get(url)
-        if cache is None:
-            cache = _shared_jwks[url] = JWKSCache(url)
-            while len(_shared_jwks) > _MAX_SHARED_JWKS:
-                _shared_jwks.popitem(last=False)
-        else:
-            _shared_jwks.move_to_end(url)
-        return cache
+    return _shared_jwks.get(url)
 
 
 def clear_jwks_caches() -> None:
     """Forget the JWKS this process has fetched: what a fresh process starts with (the next
     verification that needs a key fetches it, or uses the keys saved with the session)."""
-    with _shared_jwks_lock:
-        _shared_jwks.clear()
-
-
-def _forget_after_fork() -> None:
-    # A fetch may hold a cache's lock in another thread of the parent at the fork: the child
-    # must not wait on it forever, so it starts with new caches and a new lock.
-    global _shared_jwks, _shared_jwks_lock
-    _shared_jwks = OrderedDict()
-    _shared_jwks_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):  # POSIX
-    os.register_at_fork(after_in_child=_forget_after_fork)
+    _shared_jwks.clear()
 
 
 def _json_loads(body: bytes) -> Any:

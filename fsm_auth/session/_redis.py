@@ -36,13 +36,13 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
 import urllib.parse
-import weakref
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
+
+from fsm_auth._per_process import PerProcess
 
 from ..errors import SessionStoreError, SessionStoreUnavailableError
 from ._crypto import (
@@ -120,27 +120,13 @@ class _SharedLock:
 
 
 # Weak: a web backend may see millions of session ids; an entry lives as long as a view of it.
-_shared: weakref.WeakValueDictionary[tuple[str, str], _SharedLock] = weakref.WeakValueDictionary()
-_shared_guard = threading.Lock()
-
-
-def _reset_after_fork() -> None:
-    # A forked child must not inherit a lock some parent thread held at fork time.
-    global _shared_guard
-    _shared_guard = threading.Lock()
-    _shared.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)
+_shared: PerProcess[tuple[str, str], _SharedLock] = PerProcess(
+    lambda where_and_name: _SharedLock(), weak=True
+)
 
 
 def _shared_lock(where: str, name: str) -> _SharedLock:
-    with _shared_guard:
-        lock = _shared.get((where, name))
-        if lock is None:
-            lock = _shared[(where, name)] = _SharedLock()
-        return lock
+    return _shared.get((where, name))
 
 
 def _check_key(key: object) -> bytes:

@@ -27,6 +27,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from fsm_auth._per_process import PerProcess
+
 from ..errors import SessionStoreError
 from ._crypto import (
     EnvelopeError,
@@ -382,27 +384,14 @@ class _FileLocks:
         self.refresh_file = filelock.FileLock(refresh_path, mode=0o600, thread_local=False)
 
 
-_file_locks: dict[Path, _FileLocks] = {}
-_file_locks_guard = threading.Lock()
-
-
-def _reset_locks_after_fork() -> None:
-    # A forked child must not inherit a lock some parent thread held at fork time.
-    global _file_locks_guard
-    _file_locks_guard = threading.Lock()
-    _file_locks.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_locks_after_fork)
+# One per lock file per process; keyed by the record's (lock, turn-to-refresh) file pair.
+_file_locks: PerProcess[tuple[Path, Path], _FileLocks] = PerProcess(
+    lambda paths: _FileLocks(*paths)
+)
 
 
 def _file_lock(lock_path: Path, refresh_path: Path) -> _FileLocks:
-    with _file_locks_guard:
-        lock = _file_locks.get(lock_path)
-        if lock is None:
-            lock = _file_locks[lock_path] = _FileLocks(lock_path, refresh_path)
-        return lock
+    return _file_locks.get((lock_path, refresh_path))
 
 
 @contextlib.contextmanager
