@@ -199,9 +199,7 @@ class JWKSCache:
 # kept once per URL per process, so a client built per user (a server) does not fetch it again
 # and unknown kids are rate-limited across clients. Bounded: a process serves a few pools.
 _MAX_SHARED_JWKS = 64
-_shared_jwks: PerProcess[str, JWKSCache] = PerProcess(
-    lambda url: JWKSCache(url), most=_MAX_SHARED_JWKS
-)
+_shared_jwks: PerProcess[str, JWKSCache] = PerProcess(JWKSCache, most=_MAX_SHARED_JWKS)
 
 
 def shared_jwks(url: str) -> JWKSCache:
