@@ -1,17 +1,20 @@
 """fsm-auth: Cognito user pools and identity pools as an explicit finite-state machine.
 
 Everything a caller touches is importable from here (``__all__``; a test pins it to the
-README's list). The client, the stores, the plugin registry and the provider protocols are
-loaded on first use, so that ``import fsm_auth`` stays cheap (boto3 is imported only by the
-first network call). The engine (``fsm_auth.engine``), the emulator (``fsm_auth.emulator``),
-the sign-in flow types for provider authors (``fsm_auth.signin``) and the conformance suite
-(``fsm_auth.testing``) are the public subpackages.
+README's list). Only the exceptions are imported eagerly: the values, the client, the stores,
+the plugin registry and the provider protocols are loaded on first use, so that
+``import fsm_auth`` stays cheap and ``fsm-auth credentials`` can serve a saved session without
+attrs, the engine or boto3 (boto3 is imported only by the first network call). The engine
+(``fsm_auth.engine``), the emulator (``fsm_auth.emulator``), the sign-in flow types for
+provider authors (``fsm_auth.signin``) and the conformance suite (``fsm_auth.testing``) are the
+public subpackages.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from fsm_auth._lazy import lazy_attributes
 from fsm_auth.errors import (
     AuthError,
     ChallengeNotSupportedError,
@@ -44,18 +47,6 @@ from fsm_auth.errors import (
     UserNotFoundError,
     UserPoolNotConfiguredError,
 )
-from fsm_auth.values import (
-    AWSCredentials,
-    CodeDeliveryDetails,
-    ForgotPasswordResult,
-    IdentityProvider,
-    SignInResult,
-    SignInState,
-    SignOutResult,
-    SignUpResult,
-    Tokens,
-    UserState,
-)
 
 if TYPE_CHECKING:
     from fsm_auth.client import AuthClient, UserStateListener
@@ -68,11 +59,33 @@ if TYPE_CHECKING:
         SessionStore,
     )
     from fsm_auth.transport import RetryPolicy
+    from fsm_auth.values import (
+        AWSCredentials,
+        CodeDeliveryDetails,
+        ForgotPasswordResult,
+        IdentityProvider,
+        SignInResult,
+        SignInState,
+        SignOutResult,
+        SignUpResult,
+        Tokens,
+        UserState,
+    )
 
 __version__ = "0.1.0"
 
 # Loaded on first use: name -> module.
 _LAZY = {
+    "AWSCredentials": "fsm_auth.values",
+    "CodeDeliveryDetails": "fsm_auth.values",
+    "ForgotPasswordResult": "fsm_auth.values",
+    "IdentityProvider": "fsm_auth.values",
+    "SignInResult": "fsm_auth.values",
+    "SignInState": "fsm_auth.values",
+    "SignOutResult": "fsm_auth.values",
+    "SignUpResult": "fsm_auth.values",
+    "Tokens": "fsm_auth.values",
+    "UserState": "fsm_auth.values",
     "AuthClient": "fsm_auth.client",
     "UserStateListener": "fsm_auth.client",
     "FileSessionStore": "fsm_auth.session",
@@ -141,16 +154,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fsm_auth' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY, __all__)

@@ -26,11 +26,16 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
+from fsm_auth._saved_credentials import (
+    note_configuration,
+    process_document,
+    saved_credentials_document,
+)
 from fsm_auth.errors import AuthError
-from fsm_auth.values import AWSCredentials, UserState
 
 if TYPE_CHECKING:
     from fsm_auth.client import AuthClient
+    from fsm_auth.values import AWSCredentials
 
 __all__ = [
     "CONFIG_ENV",
@@ -53,13 +58,12 @@ _DEFAULT_CONFIG = "awsconfiguration.json"
 
 def credential_process_document(credentials: AWSCredentials) -> dict[str, Any]:
     """The ``credential_process`` document (Version 1) for ``credentials``."""
-    return {
-        "Version": 1,
-        "AccessKeyId": credentials.access_key_id,
-        "SecretAccessKey": credentials.secret_access_key,
-        "SessionToken": credentials.session_token,
-        "Expiration": credentials.expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
+    return process_document(
+        credentials.access_key_id,
+        credentials.secret_access_key,
+        credentials.session_token,
+        credentials.expiration,
+    )
 
 
 def config_path(given: str | os.PathLike[str] | None) -> str | os.PathLike[str]:
@@ -134,22 +138,32 @@ def run_credentials(
 ) -> int:
     """Print the stored session's AWS credentials to ``out``; returns the exit code.
 
-    Restores the session (``initialize()``), asks for credentials without waiting for a
-    sign-in, and on failure writes one line to ``err`` and returns 1.
+    With ``as_json``, a saved session whose credentials are good is served from the session
+    file (:mod:`fsm_auth._saved_credentials`: the same answer, without building a client).
+    Otherwise it restores the session (``initialize()``), asks for credentials without waiting
+    for a sign-in, and on failure writes one line to ``err`` and returns 1.
     """
-    from fsm_auth.client import AuthClient
-
     source = config_path(config)
+    if as_json:
+        saved = saved_credentials_document(source, storage_dir, endpoint_url)
+        if saved is not None:
+            out.write(json.dumps(saved) + "\n")
+            out.flush()
+            return 0
+    from fsm_auth.client import AuthClient
+    from fsm_auth.config import load_config
+    from fsm_auth.session import FileSessionStore
+
     try:
-        with AuthClient.from_config(
-            source,
-            storage_dir=os.fspath(storage_dir) if storage_dir is not None else None,
-            endpoint_url=endpoint_url,
-        ) as client:
+        configuration = load_config(source, endpoint_url=endpoint_url)
+        store = FileSessionStore(storage_dir)
+        with AuthClient(configuration, store=store) as client:
             client.initialize()
             credentials = client.get_aws_credentials(wait=False)
             identity_id = client.get_identity_id() if not as_json else None
             state = client.current_user_state
+        # For the next run's saved-session read path: which session this configuration's is.
+        note_configuration(store.directory, source, endpoint_url, configuration)
     except AuthError as exc:
         # AuthError texts are scrubbed of secrets; keep it to one line for the calling SDK.
         message = " ".join(str(exc).split())
@@ -175,6 +189,7 @@ def whoami_document(client: AuthClient) -> dict[str, Any]:
     # The record is read directly (not get_tokens()/get_identity_id()): those may refresh or
     # ask the identity pool, and whoami must never make a request.
     from fsm_auth.session import FederatedSession, UserPoolSession
+    from fsm_auth.values import UserState
 
     record = client._session.record  # a read-only view of the record the machine owns
     state = client.current_user_state

@@ -18,23 +18,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from fsm_auth.config import AuthConfig, IdentityPoolConfig, load_config
-from fsm_auth.engine import Engine
 from fsm_auth.errors import (
     ClientClosedError,
     IdentityPoolNotConfiguredError,
     InvalidParameterError,
     SignInCancelledError,
 )
-from fsm_auth.plugins import PluginRegistry, Providers, default_registry
-from fsm_auth.provider import ProviderContext, UserPoolProvider, as_server_clock
-from fsm_auth.session import (
-    FederatedSession,
-    FileSessionStore,
-    SessionMachine,
-)
-from fsm_auth.session._store import UnscopedSessionStore, scope_store
-from fsm_auth.transport import RetryPolicy
+from fsm_auth.session._validity import DEFAULT_MIN_VALIDITY
 from fsm_auth.values import (
     AWSCredentials,
     CodeDeliveryDetails,
@@ -50,7 +40,12 @@ from fsm_auth.values import (
 if TYPE_CHECKING:
     import boto3
 
+    from fsm_auth.config import AuthConfig, IdentityPoolConfig
+    from fsm_auth.plugins import PluginRegistry
+    from fsm_auth.provider import UserPoolProvider
+    from fsm_auth.session._store import UnscopedSessionStore
     from fsm_auth.signin._driver import SignInDriver
+    from fsm_auth.transport import RetryPolicy
 
 __all__ = ["AuthClient", "UserStateListener"]
 
@@ -73,9 +68,18 @@ class AuthClient:
         store: UnscopedSessionStore,
         clock: Callable[[], float] | None = None,
         retry: RetryPolicy | None = None,
-        min_validity: float = 30.0,
+        min_validity: float = DEFAULT_MIN_VALIDITY,
         plugins: PluginRegistry | None = None,
     ) -> None:
+        # The machinery is imported by the first client built, not by `import fsm_auth`: an
+        # application importing the library at start-up pays for it when it first uses it.
+        from fsm_auth.engine import Engine
+        from fsm_auth.plugins import Providers, default_registry
+        from fsm_auth.provider import ProviderContext, as_server_clock
+        from fsm_auth.session import SessionMachine
+        from fsm_auth.session._store import scope_store
+        from fsm_auth.transport import RetryPolicy
+
         self.config = config
         # Only this configuration's session: other programs' and pools' are never touched.
         scoped = scope_store(store, config.config_key)
@@ -104,7 +108,7 @@ class AuthClient:
         store: UnscopedSessionStore | None = None,
         endpoint_url: str | None = None,
         clock: Callable[[], float] | None = None,
-        min_validity: float = 30.0,
+        min_validity: float = DEFAULT_MIN_VALIDITY,
         retry: RetryPolicy | None = None,
         plugins: PluginRegistry | None = None,
         allow_insecure_endpoint: bool = False,
@@ -122,6 +126,9 @@ class AuthClient:
         """
         if not min_validity >= 0:
             raise InvalidParameterError("min_validity must be a number of seconds >= 0")
+        from fsm_auth.config import load_config
+        from fsm_auth.session import FileSessionStore
+
         config = load_config(
             source, endpoint_url=endpoint_url, allow_insecure_endpoint=allow_insecure_endpoint
         )
@@ -328,6 +335,8 @@ class AuthClient:
         _require_text(provider=name, token=token)
         self._open()
         self._session.initialize()
+        from fsm_auth.session import FederatedSession
+
         user = FederatedSession(
             name, token, identity_id=identity_id, custom_role_arn=custom_role_arn
         )

@@ -14,8 +14,14 @@ from typing import Any, NoReturn
 
 import attrs
 
-import fsm_auth
 from fsm_auth.errors import SpecError
+
+from ._twin import (
+    TWIN_FORMAT,
+    from_compiled_twin,
+    read_spec_bytes,
+    shipped_specs_dir,
+)
 
 __all__ = ["Policy", "Spec", "Transition", "shipped_spec_names", "shipped_specs_dir"]
 
@@ -51,7 +57,6 @@ _WILDCARD = "*"
 # seconds and hundreds of MiB. A "pair" is one (source state, transition): `*` counts every
 # state. The engine builds one `transitions` object per pair and a diagram draws one edge per
 # pair, so the pairs bound what every consumer of a spec costs.
-_MAX_SPEC_BYTES = 256 * 1024
 _MAX_STATES = 500
 _MAX_TRANSITIONS = 5_000
 _MAX_PAIRS = 20_000
@@ -370,27 +375,6 @@ def _rules_mapping(rules: _StateRules) -> dict[str, Any]:
     return entry
 
 
-def shipped_specs_dir() -> Path:
-    """The directory holding the specs shipped with fsm-auth."""
-    # An installed wheel has them inside the package: found without importlib.resources.
-    inside = Path(fsm_auth.__file__).resolve().parent / "specs"
-    if (inside / "user_state.yaml").is_file():
-        return inside
-    import importlib.resources  # here, not at import: it pulls in tempfile, shutil, zipfile
-
-    try:
-        shipped = importlib.resources.files("fsm_auth.specs")
-        path = Path(str(shipped))
-        if path.is_dir():
-            return path
-    except (ModuleNotFoundError, TypeError):
-        pass
-    # An editable install may map the `fsm_auth.specs` package nowhere (setuptools'
-    # package-dir mapping is not always honoured by editable finders); the checkout's own
-    # `specs/` directory, next to the `fsm_auth` package, is then the source of truth.
-    return Path(fsm_auth.__file__).resolve().parent.parent / "specs"
-
-
 def shipped_spec_names() -> tuple[str, ...]:
     """The names of every spec shipped with fsm-auth (``specs/*.yaml``), sorted."""
     return tuple(sorted(p.stem for p in shipped_specs_dir().glob("*.yaml")))
@@ -510,26 +494,11 @@ def _check_nodes(root: Any) -> None:
 def _load_file(path: Path, stamp: int) -> Spec:
     """A spec file, parsed and validated once per version (``stamp``: its mtime)."""
     del stamp  # part of the cache key only: an edited file is read again
-    raw = _read_spec_bytes(path)
-    document = _from_compiled_twin(path, raw)
+    raw = read_spec_bytes(path)
+    document = from_compiled_twin(path, raw)
     if document is None:
         document = _parse_yaml(raw, path)
     return _build(document, str(path), path)
-
-
-# A spec's compiled twin, ``<name>.compiled.json`` next to ``<name>.yaml``: the parsed YAML as
-# JSON, with the SHA-256 of the YAML bytes it was made from. `python -m fsm_auth.engine.regen`
-# writes one for each shipped spec. Importing PyYAML is most of what loading a spec costs a
-# process that starts cold (`fsm-auth credentials` runs once per AWS CLI command), and the
-# JSON parser is already loaded. A twin whose hash does not match the YAML beside it is
-# ignored, so an edited spec is never read stale; the YAML stays the one source.
-_TWIN_SUFFIX = ".compiled.json"
-_TWIN_FORMAT = 1
-
-
-def compiled_twin_path(path: Path) -> Path:
-    """Where the compiled twin of the spec file ``path`` lives."""
-    return path.with_name(path.stem + _TWIN_SUFFIX)
 
 
 def compile_spec(path: Path) -> str:
@@ -540,13 +509,13 @@ def compile_spec(path: Path) -> str:
     import hashlib
     import json
 
-    raw = _read_spec_bytes(path)
+    raw = read_spec_bytes(path)
     document = _parse_yaml(raw, path)
     _build(document, str(path), path)
     try:
         text = json.dumps(
             {
-                "format": _TWIN_FORMAT,
+                "format": TWIN_FORMAT,
                 "source_sha256": hashlib.sha256(raw).hexdigest(),
                 "spec": document,
             },
@@ -559,45 +528,6 @@ def compile_spec(path: Path) -> str:
     if json.dumps(json.loads(text)["spec"]) != json.dumps(document):
         raise SpecError(f"{path}: cannot be compiled to JSON: a value would change")
     return text + "\n"
-
-
-def _from_compiled_twin(path: Path, raw: bytes) -> Any:
-    """The spec document from ``path``'s compiled twin, or None when there is no usable twin
-    made from these exact bytes."""
-    twin = compiled_twin_path(path)
-    try:
-        with twin.open("rb") as stream:
-            text = stream.read(4 * _MAX_SPEC_BYTES + 1)
-    except OSError:
-        return None
-    if len(text) > 4 * _MAX_SPEC_BYTES:
-        return None
-    import hashlib
-    import json
-
-    try:
-        compiled = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    if (
-        not isinstance(compiled, dict)
-        or compiled.get("format") != _TWIN_FORMAT
-        or compiled.get("source_sha256") != hashlib.sha256(raw).hexdigest()
-    ):
-        return None
-    return compiled.get("spec")
-
-
-def _read_spec_bytes(path: Path) -> bytes:
-    try:
-        with path.open("rb") as stream:
-            # One byte more than the bound: enough to know the file is too large.
-            raw = stream.read(_MAX_SPEC_BYTES + 1)
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read spec ({exc.strerror or exc})") from None
-    if len(raw) > _MAX_SPEC_BYTES:
-        raise SpecError(f"{path}: the spec is larger than {_MAX_SPEC_BYTES // 1024} KiB")
-    return raw
 
 
 def _parse_yaml(raw: bytes, path: Path) -> Any:

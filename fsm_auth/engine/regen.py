@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from ._diagram import diagram_files
-from ._spec import Spec, compile_spec, compiled_twin_path, shipped_spec_names, shipped_specs_dir
+from ._spec import Spec, compile_spec, shipped_spec_names
+from ._twin import compiled_twin_path, shipped_specs_dir
 
 __all__ = [
     "expected_diagrams",

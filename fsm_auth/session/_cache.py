@@ -40,6 +40,8 @@ from typing import Any, Generic, TypeVar, cast
 
 import attrs
 
+from ._validity import DEFAULT_MIN_VALIDITY
+
 __all__ = ["Expiring", "RefreshingCache"]
 
 T = TypeVar("T")
@@ -141,7 +143,7 @@ class RefreshingCache(Generic[T]):
         fetch: Callable[[T | None], Expiring[T]],
         *,
         clock: Callable[[], float],
-        min_validity: float = 30.0,
+        min_validity: float = DEFAULT_MIN_VALIDITY,
         name: str = "value",
         background: bool = True,
         on_error: Callable[[BaseException], None] | None = None,

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-
-import attrs
+from typing import NamedTuple
 
 __all__ = [
     "KEY_BYTES",
@@ -41,9 +40,9 @@ class EnvelopeError(Exception):
     """The bytes are not a session this store can open; the message names why, never content."""
 
 
-@attrs.frozen
-class Envelope:
-    """A parsed, not yet authenticated, session file."""
+class Envelope(NamedTuple):
+    """A parsed, not yet authenticated, session file (a named tuple, not an attrs class: the
+    store's read path imports no attrs, see ``fsm_auth._saved_credentials``)."""
 
     version: int
     config_digest: bytes

@@ -22,9 +22,7 @@ import os
 import stat
 import threading
 from pathlib import Path
-from typing import Any, Protocol
-
-import attrs
+from typing import Any, NamedTuple, Protocol
 
 from ..errors import SessionStoreError
 from ._crypto import KEY_BYTES, new_key
@@ -84,9 +82,9 @@ class UntrustedFileError(Exception):
     """A file exists but is not safe to read (or cannot be read); the message says why."""
 
 
-@attrs.frozen
-class OwnerOnlyFile:
-    """The content of a trusted file and a marker of the version read."""
+class OwnerOnlyFile(NamedTuple):
+    """The content of a trusted file and a marker of the version read. (This module's records
+    are named tuples, not attrs classes: the store's read path imports no attrs.)"""
 
     data: bytes
     marker: tuple[int, int, int, int]
@@ -405,8 +403,7 @@ class MissingKeyringKeySource:
         return "MissingKeyringKeySource()"
 
 
-@attrs.frozen
-class KeyringProbe:
+class KeyringProbe(NamedTuple):
     """The outcome of looking for a usable OS keyring."""
 
     backend: Any | None

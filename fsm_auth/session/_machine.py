@@ -53,6 +53,7 @@ from ._live import LiveCaches
 from ._record import FederatedSession, SessionRecord, User, UserPoolSession
 from ._sign_out import sign_out_at_server
 from ._store import RefreshLockingStore, SessionStore
+from ._validity import servable
 
 __all__ = ["SessionMachine", "StateListener"]
 
@@ -292,7 +293,7 @@ class SessionMachine:
 
     def _fresh_access_token(self, tokens: Tokens) -> str:
         """``tokens``' access token, or a refreshed one when it is about to expire."""
-        if tokens.expiration.timestamp() - self._clock() > self._min_validity:
+        if self._servable(tokens.expiration.timestamp()):
             return tokens.access_token
         return self.tokens(wait=False).access_token
 
@@ -534,7 +535,7 @@ class SessionMachine:
 
     def _servable(self, expires_at: float) -> bool:
         """A value expiring then may still be handed out (``min_validity`` left)."""
-        return expires_at - self._clock() > self._min_validity
+        return servable(expires_at, self._clock(), self._min_validity)
 
     def _logins(self, user: User) -> Mapping[str, str]:
         """The identity pool's Logins for ``user``, with a fresh id token for a user pool
@@ -640,7 +641,7 @@ class SessionMachine:
             )
         except (AuthError, KeyError, TypeError):
             return None
-        if tokens.expiration.timestamp() - self._clock() <= self._min_validity:
+        if not self._servable(tokens.expiration.timestamp()):
             return None
         try:
             _require_same_user(current, tokens)

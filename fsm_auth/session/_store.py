@@ -62,6 +62,7 @@ __all__ = [
     "SessionStore",
     "UnscopedSessionStore",
     "check_session_id",
+    "read_quietly",
     "scope_store",
 ]
 
@@ -783,3 +784,13 @@ class FileSessionStore:
         for leftover in self._directory.glob(f".{self._session_path.name}-*.tmp"):
             with contextlib.suppress(OSError):
                 leftover.unlink()
+
+
+def read_quietly(store: FileSessionStore) -> dict[str, Any] | None:
+    """What ``store.load()`` returns, except that a saved session it would ignore (with a
+    warning) is ``None`` here without one: for a read path that hands such a session to a
+    client, whose ``load()`` then warns once."""
+    try:
+        return store._load()
+    except _Ignored:
+        return None

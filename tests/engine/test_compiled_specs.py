@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from fsm_auth.engine import Spec, shipped_spec_names, shipped_specs_dir
-from fsm_auth.engine._spec import compile_spec, compiled_twin_path
+from fsm_auth.engine._spec import compile_spec
+from fsm_auth.engine._twin import compiled_twin_path
 from fsm_auth.engine.regen import stale_twins, write_twins
 from fsm_auth.errors import SpecError
 
