@@ -167,6 +167,8 @@ def saved_credentials_document(
         part = user.get("identity")
     elif policy == "serve_guest":
         part = document.get("guest")
+        if not isinstance(part, Mapping) or not _text(part.get("identity_id")):
+            return None  # credentials of no guest identity: the client does not serve them
     else:
         return None
     credentials = part.get("credentials") if isinstance(part, Mapping) else None

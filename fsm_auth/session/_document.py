@@ -254,9 +254,15 @@ def _guest(raw: Any) -> GuestIdentity:
     if not isinstance(access, bool):
         # A kept guest identity proves that the pool gave one.
         access = True if identity_id is not None else None
-    return GuestIdentity(
-        identity_id=identity_id, credentials=_credentials(raw.get("credentials")), access=access
-    )
+    credentials = _credentials(raw.get("credentials"))
+    if credentials is not None and (identity_id is None or access is False):
+        # Credentials are an identity's, given while guests were allowed: without the identity,
+        # or with guest access since refused, they are not the guest's to serve (kept, they
+        # would answer a signed-out client's try for guest credentials without the pool ever
+        # being asked, and the state could never move to `guest`).
+        _log.warning("Ignoring saved guest credentials that belong to no allowed guest identity")
+        credentials = None
+    return GuestIdentity(identity_id=identity_id, credentials=credentials, access=access)
 
 
 def _text(value: Any) -> str | None:

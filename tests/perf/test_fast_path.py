@@ -170,6 +170,34 @@ def test_credentials_json_imports_only_what_it_needs(
     _assert_lean(report)
 
 
+def test_a_second_credentials_run_reads_the_session_file_alone(
+    saved: tuple[Path, Path], emulator: Emulator
+) -> None:
+    """The first run leaves its configuration note; the next ones serve the saved session
+    without building a client: no attrs, no `transitions` engine, no PyJWT, no YAML."""
+    config_file, storage = saved
+    emulator.stop()
+    command = f"""
+        from fsm_auth.cli import main
+        assert main(["credentials", "--json", "--config", {str(config_file)!r},
+                     "--storage-dir", {str(storage)!r}]) == 0
+        import sys
+        print("HEAVY " + ",".join(sorted(m for m in sys.modules if m.split(".")[0] in (
+            "attr", "attrs", "transitions", "jwt", "yaml", "fsm_auth_providers"))))
+        """
+    outputs = []
+    for _ in range(2):
+        report, out = _run(command, config_file.parent)
+        _assert_lean(report)
+        lines = out.splitlines()
+        outputs.append((json.loads(lines[0]), lines[1].removeprefix("HEAVY ")))
+    (first, heavy_first), (second, heavy_second) = outputs
+    assert first == second
+    assert "attrs" in heavy_first.split(",")  # the first run built a client
+    assert heavy_second == ""
+    assert len(list(storage.glob("config.*.json"))) == 1
+
+
 def test_whoami_imports_only_what_it_needs(saved: tuple[Path, Path], emulator: Emulator) -> None:
     config_file, storage = saved
     emulator.stop()

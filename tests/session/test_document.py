@@ -514,3 +514,35 @@ def test_user_name_falls_back_to_the_saved_one() -> None:
 
     del document["user"]["username"]
     assert from_document(document, verify=nameless).user is None
+
+
+@pytest.mark.parametrize(
+    ("identity_id", "access"), [(None, None), (None, True), (GUEST_ID, False), (None, False)]
+)
+def test_guest_credentials_of_no_allowed_identity_are_dropped(
+    identity_id: str | None, access: bool | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Kept, they would answer a signed-out client's try for guest credentials without the
+    pool being asked, and the state could never become `guest` (a busy loop, found by
+    tests/cli/test_saved_credentials.py)."""
+    saved = creds("guest")
+    document = {
+        "schema": 2,
+        "user": None,
+        "guest": {
+            "identity_id": identity_id,
+            "access": access,
+            "credentials": to_document(
+                SessionRecord(guest=GuestIdentity(GUEST_ID, saved, True)), now=NOW_TS - 60
+            )["guest"]["credentials"],
+        },
+    }
+    with caplog.at_level(logging.WARNING, "fsm_auth.session"):
+        record = from_document(document, verify=FakeVerify())
+    assert record.guest.credentials is None
+    assert record.guest.identity_id == identity_id
+    assert "no allowed guest identity" in caplog.text
+    assert saved.secret_access_key not in caplog.text
+    # An allowed identity's credentials are kept.
+    document["guest"].update(identity_id=GUEST_ID, access=True)
+    assert from_document(document, verify=FakeVerify()).guest.credentials == saved
