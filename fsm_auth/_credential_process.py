@@ -165,10 +165,7 @@ def run_credentials(
         # For the next run's saved-session read path: which session this configuration's is.
         note_configuration(store.directory, source, endpoint_url, configuration)
     except AuthError as exc:
-        # AuthError texts are scrubbed of secrets; keep it to one line for the calling SDK.
-        message = " ".join(str(exc).split())
-        err.write(f"fsm-auth credentials: error: {type(exc).__name__}: {message}\n")
-        return 1
+        return _failed("credentials", exc, err)
     if as_json:
         out.write(json.dumps(credential_process_document(credentials)) + "\n")
     else:
@@ -243,9 +240,7 @@ def run_whoami(
             client.initialize()
             document = whoami_document(client)
     except AuthError as exc:
-        message = " ".join(str(exc).split())
-        err.write(f"fsm-auth whoami: error: {type(exc).__name__}: {message}\n")
-        return 1
+        return _failed("whoami", exc, err)
     if as_json:
         out.write(json.dumps(document) + "\n")
     else:
@@ -262,3 +257,11 @@ def run_whoami(
         )
     out.flush()
     return 0
+
+
+def _failed(command: str, exc: AuthError, err: TextIO) -> int:
+    """Write ``exc`` to ``err`` as one line for the calling SDK or terminal; exit code 1.
+    (AuthError texts are scrubbed of secrets.)"""
+    message = " ".join(str(exc).split())
+    err.write(f"fsm-auth {command}: error: {type(exc).__name__}: {message}\n")
+    return 1

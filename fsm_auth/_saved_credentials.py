@@ -46,6 +46,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fsm_auth.session._guest_rules import (
+    guest_access_enabled,
+    keeps_guest_credentials,
+    saved_guest_access,
+)
 from fsm_auth.session._keys import UntrustedFileError, read_owner_only, write_atomic
 from fsm_auth.session._store import FileSessionStore, read_quietly
 from fsm_auth.session._validity import DEFAULT_MIN_VALIDITY, servable
@@ -166,9 +171,10 @@ def saved_credentials_document(
     if policy == "serve_user" and isinstance(user, Mapping):
         part = user.get("identity")
     elif policy == "serve_guest":
-        part = document.get("guest")
-        if not isinstance(part, Mapping) or not _text(part.get("identity_id")):
-            return None  # credentials of no guest identity: the client does not serve them
+        part = _guest(document)
+        access = saved_guest_access(part["identity_id"], part.get("access"))
+        if not keeps_guest_credentials(part["identity_id"], access):
+            return None  # the client drops these credentials on restore
     else:
         return None
     credentials = part.get("credentials") if isinstance(part, Mapping) else None
@@ -189,15 +195,22 @@ def _guards(document: Mapping[str, Any], note: Mapping[str, Any]) -> dict[str, b
         has_user = False
     else:
         has_user = True
+    guest = _guest(document)
+    enabled = guest_access_enabled(
+        note["identity_pool"],
+        saved_guest_access(guest["identity_id"], guest.get("access")),
+        note["guest_access"],
+    )
+    return {"has_user": has_user, "guest_access_enabled": enabled}
+
+
+def _guest(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The saved guest part, its identity id read as the client reads it (text or None)."""
     guest = document.get("guest")
-    guest = guest if isinstance(guest, Mapping) else {}
-    access = guest.get("access")
-    if not isinstance(access, bool):
-        # As the client reads it: a kept guest identity proves that the pool gave one.
-        identity_id = guest.get("identity_id")
-        access = True if isinstance(identity_id, str) and identity_id else None
-    enabled = note["identity_pool"] and (access if access is not None else note["guest_access"])
-    return {"has_user": has_user, "guest_access_enabled": bool(enabled)}
+    part = dict(guest) if isinstance(guest, Mapping) else {}
+    identity_id = part.get("identity_id")
+    part["identity_id"] = identity_id if _text(identity_id) else None
+    return part
 
 
 def _well_formed_user(user: Any) -> bool:

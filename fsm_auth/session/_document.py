@@ -33,6 +33,7 @@ from fsm_auth.errors import AuthError
 from fsm_auth.provider import RawTokens
 from fsm_auth.values import AWSCredentials, Tokens
 
+from ._guest_rules import keeps_guest_credentials, saved_guest_access
 from ._record import AWSIdentity, FederatedSession, GuestIdentity, SessionRecord, UserPoolSession
 
 __all__ = ["SCHEMA", "Verify", "from_document", "migrate", "to_document"]
@@ -250,16 +251,9 @@ def _guest(raw: Any) -> GuestIdentity:
     if not isinstance(raw, Mapping):
         return GuestIdentity()
     identity_id = _text(raw.get("identity_id"))
-    access = raw.get("access")
-    if not isinstance(access, bool):
-        # A kept guest identity proves that the pool gave one.
-        access = True if identity_id is not None else None
+    access = saved_guest_access(identity_id, raw.get("access"))
     credentials = _credentials(raw.get("credentials"))
-    if credentials is not None and (identity_id is None or access is False):
-        # Credentials are an identity's, given while guests were allowed: without the identity,
-        # or with guest access since refused, they are not the guest's to serve (kept, they
-        # would answer a signed-out client's try for guest credentials without the pool ever
-        # being asked, and the state could never move to `guest`).
+    if credentials is not None and not keeps_guest_credentials(identity_id, access):
         _log.warning("Ignoring saved guest credentials that belong to no allowed guest identity")
         credentials = None
     return GuestIdentity(identity_id=identity_id, credentials=credentials, access=access)

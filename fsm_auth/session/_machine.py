@@ -49,6 +49,7 @@ from . import _identity_ids as rules
 from ._cache import Expiring, RefreshingCache
 from ._credentials import IdentityRequests
 from ._document import from_document, migrate, to_document
+from ._guest_rules import guest_access_enabled
 from ._live import LiveCaches
 from ._record import FederatedSession, SessionRecord, User, UserPoolSession
 from ._sign_out import sign_out_at_server
@@ -90,10 +91,11 @@ class _Guards:
     def guest_access_enabled(self, event: Event) -> bool:
         """Guest access is known to be on (for the record to commit)."""
         pool = self._config.identity_pool
-        if pool is None:
-            return False
-        known: bool | None = event.proposed.guest.access
-        return known if known is not None else bool(pool.unauthenticated_identities_enabled)
+        return guest_access_enabled(
+            pool is not None,
+            event.proposed.guest.access,
+            pool.unauthenticated_identities_enabled if pool is not None else None,
+        )
 
     @staticmethod
     def no_sign_out_since_start(event: Event) -> bool:

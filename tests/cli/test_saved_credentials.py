@@ -11,6 +11,7 @@ client's built the full way, counting the emulator's requests.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
@@ -98,17 +99,9 @@ class Session:
         """What a full run of the command leaves: the configuration note."""
         config, endpoint = self.arguments(variant)
         assert run_credentials(
-            config=config, storage_dir=self.storage, out=_Null(), err=_Null(),
+            config=config, storage_dir=self.storage, out=io.StringIO(), err=io.StringIO(),
             endpoint_url=endpoint,
         ) in (0, 1)  # fmt: skip
-
-
-class _Null:
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass
 
 
 @pytest.fixture
@@ -255,17 +248,17 @@ def test_the_command_serves_from_the_read_path_then_from_the_client_when_it_must
     session: Session, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = {"config": session.aws, "storage_dir": session.storage}
-    assert run_credentials(out=sys.stdout, err=_Null(), **args) == 0  # type: ignore[arg-type]
+    assert run_credentials(out=sys.stdout, err=io.StringIO(), **args) == 0  # type: ignore[arg-type]
     first = json.loads(capsys.readouterr().out)
     before = len(session.emulator.requests)
-    assert run_credentials(out=sys.stdout, err=_Null(), **args) == 0  # type: ignore[arg-type]
+    assert run_credentials(out=sys.stdout, err=io.StringIO(), **args) == 0  # type: ignore[arg-type]
     assert json.loads(capsys.readouterr().out) == first
     assert len(session.emulator.requests) == before
     # Credentials about to expire: the read path leaves them, the client gets new ones.
     document = json.loads(json.dumps(session.original))
     document["user"]["identity"]["credentials"] = _credentials(10, "old")
     session.store.save(document)
-    assert run_credentials(out=sys.stdout, err=_Null(), **args) == 0  # type: ignore[arg-type]
+    assert run_credentials(out=sys.stdout, err=io.StringIO(), **args) == 0  # type: ignore[arg-type]
     renewed = json.loads(capsys.readouterr().out)
     assert renewed["AccessKeyId"] != document["user"]["identity"]["credentials"]["access_key_id"]
     assert len(session.emulator.requests) > before

@@ -126,9 +126,8 @@ def test_policy_values_are_the_specs(name: str) -> None:
 def test_a_guard_the_caller_cannot_evaluate_defers() -> None:
     data = _data("user_state")
     assert destination(data, "unknown", "restore", {"has_user": False}) is None
-    assert destination(
-        data, "unknown", "restore", {"has_user": True, "guest_access_enabled": False}
-    ) == ("signedIn")
+    guards = {"has_user": True, "guest_access_enabled": False}
+    assert destination(data, "unknown", "restore", guards) == "signedIn"
 
 
 def test_data_that_is_not_a_spec_answers_nothing() -> None:
