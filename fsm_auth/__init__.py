@@ -23,6 +23,7 @@ from fsm_auth.errors import (
     ConfigError,
     ExpiredCodeError,
     GuestAccessNotAllowedError,
+    HostedUIError,
     IdentityPoolNotConfiguredError,
     IllegalTransitionError,
     InternalServiceError,
@@ -51,7 +52,12 @@ from fsm_auth.errors import (
 if TYPE_CHECKING:
     from fsm_auth.client import AuthClient, UserStateListener
     from fsm_auth.plugins import PluginRegistry
-    from fsm_auth.provider import IdentityPoolProvider, ProviderContext, UserPoolProvider
+    from fsm_auth.provider import (
+        HostedUIProvider,
+        IdentityPoolProvider,
+        ProviderContext,
+        UserPoolProvider,
+    )
     from fsm_auth.session import (
         FileSessionStore,
         MemorySessionStore,
@@ -63,6 +69,7 @@ if TYPE_CHECKING:
         AWSCredentials,
         CodeDeliveryDetails,
         ForgotPasswordResult,
+        HostedUIOptions,
         IdentityProvider,
         SignInResult,
         SignInState,
@@ -79,6 +86,7 @@ _LAZY = {
     "AWSCredentials": "fsm_auth.values",
     "CodeDeliveryDetails": "fsm_auth.values",
     "ForgotPasswordResult": "fsm_auth.values",
+    "HostedUIOptions": "fsm_auth.values",
     "IdentityProvider": "fsm_auth.values",
     "SignInResult": "fsm_auth.values",
     "SignInState": "fsm_auth.values",
@@ -94,6 +102,7 @@ _LAZY = {
     "SessionStore": "fsm_auth.session",
     "PluginRegistry": "fsm_auth.plugins",
     "IdentityPoolProvider": "fsm_auth.provider",
+    "HostedUIProvider": "fsm_auth.provider",
     "ProviderContext": "fsm_auth.provider",
     "UserPoolProvider": "fsm_auth.provider",
     "RetryPolicy": "fsm_auth.transport",
@@ -112,6 +121,9 @@ __all__ = [
     "FileSessionStore",
     "ForgotPasswordResult",
     "GuestAccessNotAllowedError",
+    "HostedUIError",
+    "HostedUIOptions",
+    "HostedUIProvider",
     "IdentityPoolNotConfiguredError",
     "IdentityPoolProvider",
     "IdentityProvider",

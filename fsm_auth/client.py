@@ -29,6 +29,7 @@ from fsm_auth.values import (
     AWSCredentials,
     CodeDeliveryDetails,
     ForgotPasswordResult,
+    HostedUIOptions,
     IdentityProvider,
     SignInResult,
     SignOutResult,
@@ -97,6 +98,7 @@ class AuthClient:
             user_pool=self._providers.user_pool,
             federated=lambda: self._providers.identity("federated"),
             guest=lambda: self._providers.identity("guest"),
+            hosted_ui=self._providers.hosted_ui,
         )
 
     @classmethod
@@ -317,6 +319,23 @@ class AuthClient:
         return self._session.sign_out(
             global_sign_out=global_sign_out, invalidate_tokens=invalidate_tokens
         )
+
+    def show_sign_in(self, *, hosted_ui: HostedUIOptions | None = None) -> SignInResult:
+        """Sign the user in interactively; returns once signed in (state ``DONE``).
+
+        Without ``hosted_ui``: the drop-in UI in the terminal (sign in, sign up, forgot
+        password, and every challenge the sign-in spec declares). With it: Cognito's hosted UI
+        in the browser (authorization code with PKCE; the redirect is received on the
+        configured loopback redirect URI). A cancelled or refused sign-in raises
+        :class:`SignInCancelledError` or :class:`HostedUIError` and changes nothing.
+        """
+        driver = self._sign_in()
+        if hosted_ui is None:
+            from fsm_auth.ui import TerminalSignIn
+
+            return TerminalSignIn(self, driver.challenges).run()
+        provider = self._providers.hosted_ui()
+        return driver.start_flow(provider.sign_in(hosted_ui), provider.perform)
 
     def federated_sign_in(
         self,

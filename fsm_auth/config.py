@@ -43,7 +43,7 @@ AUTHENTICATION_FLOW_TYPES: tuple[str, ...] = ("USER_SRP_AUTH", "USER_PASSWORD_AU
 """The sign-in flows accepted in ``authenticationFlowType``; the first is the default."""
 
 DEFAULT_PROVIDERS: Mapping[str, str] = MappingProxyType(
-    {"user_pool": "userpool", "federated": "federated", "guest": "guest"}
+    {"user_pool": "userpool", "federated": "federated", "guest": "guest", "hosted_ui": "hostedui"}
 )
 """Role → provider entry-point name (group ``fsm_auth.providers``) when the config names none."""
 

@@ -10,6 +10,8 @@
     ├── UnableToSignInError               a wait for sign-in was released or timed out
     ├── SignInCancelledError              a sign-in ended without signing in, changing nothing
     │                                     (a sign-out came first, or the user cancelled)
+    ├── HostedUIError                     the hosted UI's sign-in ended without tokens
+    │                                     (access_denied, state_mismatch, timeout...)
     ├── ClientClosedError                 the client was closed
     ├── UserPoolNotConfiguredError
     ├── IdentityPoolNotConfiguredError
@@ -52,6 +54,7 @@ __all__ = [
     "ConfigError",
     "ExpiredCodeError",
     "GuestAccessNotAllowedError",
+    "HostedUIError",
     "IdentityPoolNotConfiguredError",
     "IllegalTransitionError",
     "InternalServiceError",
@@ -156,6 +159,14 @@ class UnableToSignInError(AuthError):
 class SignInCancelledError(AuthError):
     """A sign-in ended without signing anyone in, and changed nothing: a sign-out came while
     it waited for the service (its late answer is discarded), or the user cancelled it."""
+
+
+class HostedUIError(AuthError):
+    """A hosted-UI sign-in (OAuth 2.0 authorization code with PKCE) ended without tokens, and
+    changed nothing. ``code`` is the OAuth error code (``access_denied``, ``invalid_grant``,
+    ``invalid_request``...), ``state_mismatch`` for a redirect that does not answer this
+    sign-in, ``timeout`` when no redirect came in time, or ``redirect_unavailable`` when the
+    redirect URI's loopback port cannot be listened on."""
 
 
 class ClientClosedError(AuthError):

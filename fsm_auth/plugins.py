@@ -27,6 +27,7 @@ from typing import Any
 from fsm_auth.config import AuthConfig
 from fsm_auth.errors import ProviderError
 from fsm_auth.provider import (
+    HostedUIProvider,
     IdentityPoolProvider,
     ProviderContext,
     ProviderFactory,
@@ -56,6 +57,7 @@ BUILTINS: Mapping[str, str] = {
     "userpool": "fsm_auth_providers.userpool:UserPoolProvider",
     "federated": "fsm_auth_providers.federated:FederatedProvider",
     "guest": "fsm_auth_providers.guest:GuestProvider",
+    "hostedui": "fsm_auth_providers.hostedui:HostedUIProvider",
 }
 """The built-in providers of :data:`GROUP`, as ``module:attribute`` (the same values as their
 entry points in ``pyproject.toml``; a test keeps the two equal)."""
@@ -64,6 +66,7 @@ ROLES: Mapping[str, type[Any]] = {
     "user_pool": UserPoolProvider,
     "federated": IdentityPoolProvider,
     "guest": IdentityPoolProvider,
+    "hosted_ui": HostedUIProvider,
 }
 """The roles a configuration fills with providers, and the protocol each must satisfy."""
 
@@ -246,6 +249,11 @@ class Providers:
     def identity(self, role: str) -> IdentityPoolProvider:
         """The ``federated`` or ``guest`` role's provider."""
         provider: IdentityPoolProvider = self._get(role)
+        return provider
+
+    def hosted_ui(self) -> HostedUIProvider:
+        """The ``hosted_ui`` role's provider."""
+        provider: HostedUIProvider = self._get("hosted_ui")
         return provider
 
 

@@ -7,8 +7,8 @@ group ``fsm_auth.providers`` and built with a :class:`ProviderContext`::
     [project.entry-points."fsm_auth.providers"]
     myidp = "my_package.provider:MyProvider"     # MyProvider(context) -> a provider
 
-The configuration picks a provider for each role (``user_pool``, ``federated``, ``guest``);
-the built-ins are ``userpool``, ``federated`` and ``guest``.
+The configuration picks a provider for each role (``user_pool``, ``federated``, ``guest``,
+``hosted_ui``); the built-ins are ``userpool``, ``federated``, ``guest`` and ``hostedui``.
 """
 
 from __future__ import annotations
@@ -34,9 +34,11 @@ if TYPE_CHECKING:
     from fsm_auth.plugins import PluginRegistry
     from fsm_auth.signin import ServiceCall, SignInFlow, SignInRequest
     from fsm_auth.transport import RetryPolicy, ServiceTransport
+    from fsm_auth.values import HostedUIOptions
 
 __all__ = [
     "DEFAULT_CLOCK_TOLERANCE",
+    "HostedUIProvider",
     "IdentityPoolProvider",
     "ProviderContext",
     "ProviderFactory",
@@ -312,4 +314,33 @@ class IdentityPoolProvider(Protocol):
         custom_role_arn: str | None,
     ) -> tuple[str, AWSCredentials]:
         """Credentials for ``identity_id``; returns the identity id the service answered with."""
+        ...
+
+
+@runtime_checkable
+class HostedUIProvider(Protocol):
+    """A browser sign-in (Cognito's hosted UI: OAuth 2.0 authorization code with PKCE).
+
+    Its tokens are the user pool's: the user-pool provider verifies and refreshes them. Like a
+    user pool's, its sign-in is a flow without I/O run by the client's sign-in machine; the
+    flow's :meth:`perform` steps show the page and wait for the redirect, and exchange the code.
+    """
+
+    def sign_in(self, options: HostedUIOptions) -> SignInFlow:
+        """The sign-in as a flow (``ServiceCall`` steps run with :meth:`perform`), returning
+        ``SignedIn`` with the raw tokens, ``route="hosted_ui"`` and the ``nonce`` sent."""
+        ...
+
+    def perform(self, call: ServiceCall) -> Mapping[str, Any]:
+        """Run one step of the flow (open the page and wait for the redirect; exchange the
+        code); ``HostedUIError`` with the OAuth error code when refused."""
+        ...
+
+    def revoke_token(self, refresh_token: str) -> None:
+        """Revoke a hosted-UI session's refresh token (``/oauth2/revoke``)."""
+        ...
+
+    def end_browser_session(self) -> None:
+        """Open the hosted UI's ``/logout`` so that the browser's session ends too; does not
+        wait for the browser. ``AuthError`` when it cannot."""
         ...

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
 import attrs
 
-from fsm_auth.errors import AuthError
+from fsm_auth.errors import AuthError, InvalidParameterError
 
 __all__ = [
     "AWSCredentials",
     "CodeDeliveryDetails",
     "ForgotPasswordResult",
+    "HostedUIOptions",
     "IdentityProvider",
     "SignInResult",
     "SignInState",
@@ -261,3 +262,100 @@ class AWSCredentials:
         )
 
     __str__ = __repr__
+
+
+# Parameters of /oauth2/authorize that the sign-in itself sets: a caller's extra parameter may
+# not replace them (a wrong redirect_uri or a fixed state would break the protocol's checks).
+_RESERVED_SIGN_IN_PARAMETERS = frozenset(
+    {
+        "client_id",
+        "code_challenge",
+        "code_challenge_method",
+        "identity_provider",
+        "idp_identifier",
+        "nonce",
+        "redirect_uri",
+        "response_type",
+        "scope",
+        "state",
+    }
+)
+_RESERVED_SIGN_OUT_PARAMETERS = frozenset({"client_id", "logout_uri"})
+
+
+def _scopes(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not all(isinstance(s, str) and s and " " not in s for s in value):
+        raise InvalidParameterError("scopes must be a list of scope names without spaces")
+    return tuple(value)
+
+
+def _query_parameters(value: Any, reserved: frozenset[str], what: str) -> Mapping[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise InvalidParameterError(f"{what} must map parameter names to text")
+    taken = sorted(reserved & set(value))
+    if taken:
+        raise InvalidParameterError(
+            f"{what} may not set {', '.join(taken)}: the sign-in sets them itself"
+        )
+    return dict(value)
+
+
+def _sign_in_parameters(value: Any) -> Mapping[str, str]:
+    return _query_parameters(value, _RESERVED_SIGN_IN_PARAMETERS, "sign_in_query_parameters")
+
+
+def _sign_out_parameters(value: Any) -> Mapping[str, str]:
+    return _query_parameters(value, _RESERVED_SIGN_OUT_PARAMETERS, "sign_out_query_parameters")
+
+
+def _optional_name(value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise InvalidParameterError("identity_provider and idp_identifier must be non-empty text")
+    return value
+
+
+def _open_browser(value: Any) -> Callable[[str], object] | None:
+    if value is not None and not callable(value):
+        raise InvalidParameterError("open_browser must be a callable taking the page's URL")
+    return value  # type: ignore[no-any-return]
+
+
+def _timeout(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise InvalidParameterError("timeout must be a number of seconds > 0")
+    return float(value)
+
+
+@attrs.frozen(kw_only=True)
+class HostedUIOptions:
+    """How ``show_sign_in(hosted_ui=...)`` signs in through Cognito's hosted UI.
+
+    ``scopes``: the OAuth scopes to ask for (default: the configured ones; ``openid`` among
+    them adds a ``nonce``). ``identity_provider`` (``"COGNITO"``, ``"Google"``, a SAML or OIDC
+    provider's name) and ``idp_identifier`` choose where the user signs in.
+    ``open_browser(url)`` shows a page to the user (default :func:`webbrowser.open`); it is
+    also what opens the hosted UI's ``/logout`` at ``sign_out()``. ``timeout``: seconds to
+    wait for the redirect. ``sign_in_query_parameters`` / ``sign_out_query_parameters``: extra
+    parameters for ``/oauth2/authorize`` (``lang``, ``login_hint``, ``prompt``...) and
+    ``/logout``; those the protocol sets itself are refused.
+    """
+
+    scopes: tuple[str, ...] | None = attrs.field(default=None, converter=_scopes)
+    identity_provider: str | None = attrs.field(default=None, converter=_optional_name)
+    idp_identifier: str | None = attrs.field(default=None, converter=_optional_name)
+    open_browser: Callable[[str], object] | None = attrs.field(
+        default=None, converter=_open_browser, eq=False
+    )
+    timeout: float = attrs.field(default=300.0, converter=_timeout)
+    sign_in_query_parameters: Mapping[str, str] = attrs.field(
+        default=None, converter=_sign_in_parameters
+    )
+    sign_out_query_parameters: Mapping[str, str] = attrs.field(
+        default=None, converter=_sign_out_parameters
+    )

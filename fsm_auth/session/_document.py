@@ -5,7 +5,8 @@ This module is the only place that knows the document's shape. Schema 2 (this re
     {"schema": 2,
      "user": null
            | {"kind": "user_pool", "username": ..., "tokens": {"id_token", "access_token",
-              "refresh_token"}, "keys": {JWKS}, "identity": IDENTITY}
+              "refresh_token"}, "keys": {JWKS}, "identity": IDENTITY,
+              "hosted_ui": true (only for a hosted-UI sign-in)}
            | {"kind": "federated", "provider": ..., "token": ..., "identity_id": ...,
               "custom_role_arn": ..., "identity": IDENTITY},
      "guest": {"identity_id": ..., "access": true | false | null, "credentials": CREDENTIALS}}
@@ -73,6 +74,8 @@ def _user_document(record: SessionRecord, now: float) -> dict[str, Any] | None:
         "credentials": _credentials_document(user.identity.credentials, now),
     }
     if isinstance(user, UserPoolSession):
+        # `hosted_ui` only when true: a password session's document is what 0.2 wrote.
+        hosted: dict[str, Any] = {"hosted_ui": True} if user.hosted_ui else {}
         return {
             "kind": user.kind,
             "username": user.username,
@@ -83,6 +86,7 @@ def _user_document(record: SessionRecord, now: float) -> dict[str, Any] | None:
             },
             "keys": dict(user.keys) if user.keys is not None else None,
             "identity": identity,
+            **hosted,
         }
     return {
         "kind": user.kind,
@@ -235,7 +239,13 @@ def _user_pool_session(
     if username is None:
         _log.warning("Ignoring the saved user-pool session: no user name")
         return None
-    return UserPoolSession(username=username, tokens=verified, keys=keys, identity=identity)
+    return UserPoolSession(
+        username=username,
+        tokens=verified,
+        keys=keys,
+        identity=identity,
+        hosted_ui=raw.get("hosted_ui") is True,
+    )
 
 
 def _identity(raw: Any) -> AWSIdentity:

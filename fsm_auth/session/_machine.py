@@ -41,7 +41,12 @@ from fsm_auth.errors import (
     UnableToSignInError,
     UserNotFoundError,
 )
-from fsm_auth.provider import IdentityPoolProvider, RawTokens, UserPoolProvider
+from fsm_auth.provider import (
+    HostedUIProvider,
+    IdentityPoolProvider,
+    RawTokens,
+    UserPoolProvider,
+)
 from fsm_auth.signin._driver import SignInDriver
 from fsm_auth.values import AWSCredentials, SignOutResult, Tokens, UserState
 
@@ -52,7 +57,7 @@ from ._document import from_document, migrate, to_document
 from ._guest_rules import guest_access_enabled
 from ._live import LiveCaches
 from ._record import FederatedSession, SessionRecord, User, UserPoolSession
-from ._sign_out import sign_out_at_server
+from ._sign_out import end_browser_session, sign_out_at_server
 from ._store import RefreshLockingStore, SessionStore
 from ._validity import servable
 
@@ -159,6 +164,7 @@ class SessionMachine:
         user_pool: Callable[[], UserPoolProvider],
         federated: Callable[[], IdentityPoolProvider],
         guest: Callable[[], IdentityPoolProvider],
+        hosted_ui: Callable[[], HostedUIProvider] | None = None,
         spec: Spec | str = "user_state",
     ) -> None:
         self._config = config
@@ -166,6 +172,7 @@ class SessionMachine:
         self._clock = clock
         self._min_validity = min_validity
         self._user_pool = user_pool
+        self._hosted_ui = hosted_ui
         self._identity = IdentityRequests(federated=federated, guest=guest)
         self.caches = LiveCaches(
             clock=clock,
@@ -234,11 +241,24 @@ class SessionMachine:
 
     # -- sign-in and sign-out -----------------------------------------------------------
 
-    def commit_sign_in(self, tokens: Tokens, keys: Mapping[str, Any] | None, epoch: int) -> bool:
-        """Commit a user-pool session; False when a sign-out since ``epoch`` refuses it."""
-        user = UserPoolSession(username=tokens.username or "", tokens=tokens, keys=keys)
+    def commit_sign_in(
+        self,
+        tokens: Tokens,
+        keys: Mapping[str, Any] | None,
+        epoch: int,
+        *,
+        route: str = "user_pool",
+    ) -> bool:
+        """Commit a user-pool session reached by ``route`` (``user_pool``, ``hosted_ui``:
+        the spec's ``<route>_signed_in``); False when a sign-out since ``epoch`` refuses it."""
+        user = UserPoolSession(
+            username=tokens.username or "",
+            tokens=tokens,
+            keys=keys,
+            hosted_ui=route == "hosted_ui",
+        )
         return self.engine.fire(
-            "user_pool_signed_in",
+            f"{route}_signed_in",
             update=lambda record: record.signed_in(user),
             epoch=epoch,
         )
@@ -273,7 +293,12 @@ class SessionMachine:
         hold the session a restart would restore."""
         self.initialize()
         user = self.record.user
-        global_error = revoke_error = None
+        global_error = revoke_error = hosted_error = None
+        hosted = (
+            self._hosted_ui()
+            if isinstance(user, UserPoolSession) and user.hosted_ui and self._hosted_ui
+            else None
+        )
         if isinstance(user, UserPoolSession):
             global_error, revoke_error = sign_out_at_server(
                 self._user_pool(),
@@ -281,15 +306,22 @@ class SessionMachine:
                 lambda: self._fresh_access_token(user.tokens),
                 global_sign_out=global_sign_out,
                 invalidate_tokens=invalidate_tokens,
+                revoke_token=hosted.revoke_token if hosted is not None else None,
             )
         if self._sign_in is not None:
             self._sign_in.abandon()
         self.engine.fire("signed_out", update=SessionRecord.signed_out)
         store_error = self.save_error  # saving the signed-out record is best-effort too
+        if hosted is not None:
+            # After the local sign-out: the browser is never waited for.
+            hosted_error = end_browser_session(hosted.end_browser_session)
         return SignOutResult(
-            complete=global_error is None and revoke_error is None and store_error is None,
+            complete=all(
+                e is None for e in (global_error, revoke_error, store_error, hosted_error)
+            ),
             global_sign_out_error=global_error,
             revoke_error=revoke_error,
+            hosted_ui_error=hosted_error,
             store_error=store_error,
         )
 

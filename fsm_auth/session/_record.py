@@ -64,7 +64,8 @@ class UserPoolSession:
     """A user signed in to the user pool: verified tokens and the keys that verified them.
 
     ``keys`` is the provider's verification material (a user pool's JWKS), saved with the
-    session so that a restore verifies the tokens without the network.
+    session so that a restore verifies the tokens without the network. ``hosted_ui``: the
+    user signed in through the hosted UI (its sign-out also ends the browser's session there).
     """
 
     kind: ClassVar[Literal["user_pool"]] = "user_pool"
@@ -74,6 +75,7 @@ class UserPoolSession:
     keys: Mapping[str, Any] | None = attrs.field(default=None, eq=False)
     identity: AWSIdentity = AWSIdentity()
     session_id: int = attrs.field(factory=_next_session_id)
+    hosted_ui: bool = False
 
     def with_tokens(self, tokens: Tokens) -> UserPoolSession:
         """The same session with refreshed tokens."""

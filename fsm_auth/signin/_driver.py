@@ -15,9 +15,10 @@ the caller gets :class:`~fsm_auth.errors.SignInCancelledError`. The sign-in mach
 
 from __future__ import annotations
 
+import hmac
 import itertools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import attrs
@@ -27,6 +28,7 @@ from fsm_auth.errors import (
     AuthError,
     ChallengeNotSupportedError,
     IllegalTransitionError,
+    NotAuthorizedError,
     ProviderError,
     SignInCancelledError,
 )
@@ -58,8 +60,11 @@ class UserStateCommit(Protocol):
         """The current sign-out epoch (a sign-in started now remembers it)."""
         ...
 
-    def commit_sign_in(self, tokens: Tokens, keys: Mapping[str, Any] | None, epoch: int) -> bool:
-        """Commit the session; False when a sign-out since ``epoch`` refuses it."""
+    def commit_sign_in(
+        self, tokens: Tokens, keys: Mapping[str, Any] | None, epoch: int, *, route: str
+    ) -> bool:
+        """Commit the session reached by ``route``; False when a sign-out since ``epoch``
+        refuses it."""
         ...
 
 
@@ -69,6 +74,7 @@ class _Attempt:
 
     id: int
     flow: SignInFlow
+    perform: Callable[[ServiceCall], Mapping[str, Any]]
     epoch: int
     prompt: Prompt | None = None
 
@@ -136,9 +142,14 @@ class SignInDriver:
             validation_data=validation_data,
             client_metadata=client_metadata,
         )
-        attempt = _Attempt(
-            next(_attempt_ids), self._provider.sign_in(request), self._user_state.epoch
-        )
+        return self.start_flow(self._provider.sign_in(request), self._provider.perform)
+
+    def start_flow(
+        self, flow: SignInFlow, perform: Callable[[ServiceCall], Mapping[str, Any]]
+    ) -> SignInResult:
+        """Start another provider's sign-in flow (the hosted UI's), whose steps ``perform``
+        runs, as :meth:`start` starts the user pool's: the same machine, the same commit."""
+        attempt = _Attempt(next(_attempt_ids), flow, perform, self._user_state.epoch)
         try:
             self._engine.fire("start", data=attempt)
         except IllegalTransitionError as exc:
@@ -189,12 +200,13 @@ class SignInDriver:
             if isinstance(outcome, SignedIn):
                 # The provider's verification policy: forged or foreign tokens end the sign-in.
                 tokens = self._provider.verify(outcome.tokens)
+                _check_nonce(tokens, outcome.nonce)
         except BaseException:
             self._engine.fire("failed", data=None, attempt=attempt.id)
             raise
         if isinstance(outcome, Prompt):
             return self._prompt(attempt, outcome)
-        return self._finish(attempt, tokens)
+        return self._finish(attempt, tokens, outcome.route)
 
     def _run(self, attempt: _Attempt, reply: Answer | None) -> Prompt | SignedIn:
         """Run the flow until it prompts or ends; raise what it raises."""
@@ -207,9 +219,7 @@ class SignInDriver:
                     "The sign-in was abandoned (sign_out() or a new sign_in() came meanwhile)"
                 )
 
-        return run_until_prompt(
-            attempt.flow, reply, self._provider.perform, before_call=still_current
-        )
+        return run_until_prompt(attempt.flow, reply, attempt.perform, before_call=still_current)
 
     def _prompt(self, attempt: _Attempt, prompt: Prompt) -> SignInResult:
         challenge = self._challenges.get(prompt.challenge)
@@ -233,10 +243,12 @@ class SignInDriver:
             code_delivery=prompt.code_delivery,
         )
 
-    def _finish(self, attempt: _Attempt, tokens: Tokens) -> SignInResult:
+    def _finish(self, attempt: _Attempt, tokens: Tokens, route: str) -> SignInResult:
         if not self._engine.fire("authenticated", attempt=attempt.id):
             self._discard(tokens)
-        elif not self._user_state.commit_sign_in(tokens, self._provider.keys(), attempt.epoch):
+        elif not self._user_state.commit_sign_in(
+            tokens, self._provider.keys(), attempt.epoch, route=route
+        ):
             self._engine.fire("discarded", data=None, attempt=attempt.id)
             self._discard(tokens)
         return SignInResult(state=SignInState.DONE)
@@ -255,4 +267,16 @@ class SignInDriver:
         raise SignInCancelledError(
             "sign_out() came while this sign-in waited for the service; its tokens were "
             "discarded and the user is not signed in"
+        )
+
+
+def _check_nonce(tokens: Tokens, nonce: str | None) -> None:
+    """OpenID Connect Core 3.1.3.7: the id token carries the nonce the request sent, so a token
+    issued for another sign-in (replayed, or injected into this redirect) is refused."""
+    if nonce is None:
+        return
+    claim = tokens.id_claims.get("nonce")
+    if not isinstance(claim, str) or not hmac.compare_digest(claim.encode(), nonce.encode()):
+        raise NotAuthorizedError(
+            "The id token does not carry the nonce this sign-in sent; it was refused"
         )

@@ -32,6 +32,7 @@ from fsm_auth.values import CodeDeliveryDetails
 from ._challenges import ChallengeTable
 
 __all__ = [
+    "SIGN_IN_ROUTES",
     "Answer",
     "Prompt",
     "ServiceCall",
@@ -104,11 +105,26 @@ class Answer:
         return "Answer(...)"
 
 
+SIGN_IN_ROUTES = ("user_pool", "hosted_ui")
+"""How a sign-in reached its tokens; each commits with the user-state trigger
+``<route>_signed_in`` of ``specs/user_state.yaml``."""
+
+
+def _route(value: str) -> str:
+    if value not in SIGN_IN_ROUTES:
+        raise ProviderError(f"a sign-in flow ended by the unknown route {value!r}")
+    return value
+
+
 @attrs.frozen(repr=False)
 class SignedIn:
-    """The flow's outcome: the tokens the service issued (verified by the provider next)."""
+    """The flow's outcome: the tokens the service issued (verified by the user-pool provider
+    next), the ``route`` that reached them (``user_pool``; ``hosted_ui`` for a browser
+    sign-in), and the OpenID Connect ``nonce`` the id token must carry, if one was sent."""
 
     tokens: RawTokens
+    route: str = attrs.field(default="user_pool", converter=_route)
+    nonce: str | None = None
 
     def __repr__(self) -> str:
         return "SignedIn(...)"

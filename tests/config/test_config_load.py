@@ -187,6 +187,7 @@ def test_provider_overrides_merge_with_defaults() -> None:
         "user_pool": "userpool",
         "federated": "my_federated",
         "guest": "guest",
+        "hosted_ui": "hostedui",
     }
     gen2 = load_config(amplify_outputs(providers={"guest": "kiosk_guest"}))
     assert gen2.providers["guest"] == "kiosk_guest"
