@@ -131,6 +131,30 @@ def _whoami(args: argparse.Namespace) -> int:
     return run_whoami_command(args)
 
 
+def _login_arguments(parser: argparse.ArgumentParser) -> None:
+    from fsm_auth._login_commands import add_login_arguments
+
+    add_login_arguments(parser)
+
+
+def _login(args: argparse.Namespace) -> int:
+    from fsm_auth._login_commands import run_login_command
+
+    return run_login_command(args)
+
+
+def _logout_arguments(parser: argparse.ArgumentParser) -> None:
+    from fsm_auth._login_commands import add_logout_arguments
+
+    add_logout_arguments(parser)
+
+
+def _logout(args: argparse.Namespace) -> int:
+    from fsm_auth._login_commands import run_logout_command
+
+    return run_logout_command(args)
+
+
 # name → (help, add arguments, run)
 _COMMANDS: dict[str, tuple[str, _Configure, _Run]] = {
     "demo": (
@@ -148,6 +172,12 @@ _COMMANDS: dict[str, tuple[str, _Configure, _Run]] = {
         _credentials_arguments,
         _credentials,
     ),
+    "login": (
+        "sign in interactively: the drop-in terminal UI, or the hosted UI (--hosted-ui)",
+        _login_arguments,
+        _login,
+    ),
+    "logout": ("sign out (--global: on every device)", _logout_arguments, _logout),
     "whoami": (
         "print the saved session's user state, user name, token expiry and identity id "
         "(no network call, no secret)",
