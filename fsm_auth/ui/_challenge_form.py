@@ -1,0 +1,174 @@
+"""Asking one sign-in challenge in the terminal, from its declaration alone.
+
+What to ask comes from the sign-in spec's ``x-challenges`` (:class:`~fsm_auth.signin.Challenge`):
+``label`` is the prompt, ``secret`` reads the answer without echo, ``choices`` names the
+challenge parameter holding the allowed answers (a JSON list: a numbered menu), ``attributes``
+the parameter listing the user attributes to send with the answer (each one asked), and
+``description`` explains a challenge this module has no wording of its own for. A TOTP key
+among the parameters (``SECRET_CODE``, MFA_SETUP's) is shown for an authenticator app, where a
+code was sent is said, and the challenge's other public parameters (a custom challenge's
+question) are shown. So a challenge added to a spec later is asked without a change here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import attrs
+
+from ._text import attribute_label, delivery_line, printable
+from ._totp import show_totp_setup
+
+if TYPE_CHECKING:
+    from fsm_auth.signin import Challenge
+    from fsm_auth.values import SignInResult
+
+    from ._console import Console
+
+__all__ = ["Reply", "ask_challenge"]
+
+# Wording for the end user of the challenges fsm-auth ships (their declared descriptions are
+# written for developers); any other challenge is introduced by its declared description. A
+# custom challenge's question is in its parameters, shown next.
+_INTROS: dict[str, str | None] = {
+    "NEW_PASSWORD_REQUIRED": "Choose a new password for your account.",
+    "SOFTWARE_TOKEN_MFA": "Enter the code your authenticator app shows for this account.",
+    "SELECT_MFA_TYPE": "Choose how to receive your sign-in code.",
+    "MFA_SETUP": "This account needs an authenticator app for sign-in codes.",
+    "CUSTOM_CHALLENGE": None,
+}
+
+# Names for Cognito's MFA types in a menu; any other value is listed as it is.
+_CHOICE_NAMES = {
+    "SMS_MFA": "Text message (SMS)",
+    "SOFTWARE_TOKEN_MFA": "Authenticator app (TOTP)",
+    "EMAIL_OTP": "Email",
+}
+
+# Challenge parameters that are plumbing, not something to tell the user: who the user is,
+# what is shown in another form (the TOTP key, where a code went), the current attributes.
+_NOT_SHOWN = frozenset(
+    {
+        "USERNAME",
+        "USER_ID_FOR_SRP",
+        "SECRET_CODE",
+        "CODE_DELIVERY_DESTINATION",
+        "CODE_DELIVERY_DELIVERY_MEDIUM",
+        "MFAS_CAN_SETUP",
+        "userAttributes",
+    }
+)
+_TOTP_KEY = "SECRET_CODE"
+# Cognito lists required attributes as "userAttributes.<name>"; they are sent back by name.
+_ATTRIBUTE_PREFIX = "userAttributes."
+
+
+@attrs.frozen(repr=False)
+class Reply:
+    """The answer to a challenge and the user attributes that go with it."""
+
+    response: str
+    attributes: Mapping[str, str] = attrs.field(factory=dict)
+
+    def __repr__(self) -> str:
+        return f"Reply(attributes={sorted(self.attributes)!r})"
+
+
+def ask_challenge(
+    console: Console,
+    challenge: Challenge,
+    result: SignInResult,
+    *,
+    account: str,
+    issuer: str,
+    previous: Reply | None = None,
+) -> Reply:
+    """Ask ``challenge`` as ``result`` (its prompt) poses it, for the user ``account``.
+
+    ``previous`` is the reply just refused, when the same prompt is asked again: the
+    introduction is not repeated and the attributes typed then are offered as defaults.
+    """
+    parameters = result.parameters
+    if previous is None:
+        _introduce(console, challenge, result, account=account, issuer=issuer)
+    options = _json_list(parameters.get(challenge.choices)) if challenge.choices else None
+    if options:
+        response = _choose(console, challenge.label or challenge.name, options)
+    else:
+        response = _answer(console, challenge)
+    names = _json_list(parameters.get(challenge.attributes)) if challenge.attributes else None
+    attributes = _ask_attributes(
+        console, [n.removeprefix(_ATTRIBUTE_PREFIX) for n in names or ()], previous
+    )
+    return Reply(response, attributes)
+
+
+def _introduce(
+    console: Console, challenge: Challenge, result: SignInResult, *, account: str, issuer: str
+) -> None:
+    delivered = delivery_line(result.code_delivery)
+    intro = delivered or _INTROS.get(challenge.name, challenge.description)
+    if intro:
+        console.say(printable(intro))
+    parameters = result.parameters
+    if parameters.get(_TOTP_KEY):
+        show_totp_setup(console, parameters[_TOTP_KEY], account=account, issuer=issuer)
+    hidden = _NOT_SHOWN | {name for name in (challenge.choices, challenge.attributes) if name}
+    for key, value in parameters.items():
+        if key not in hidden and value:
+            console.say(f"{attribute_label(key)}: {printable(value)}")
+
+
+def _answer(console: Console, challenge: Challenge) -> str:
+    label = printable(challenge.label or challenge.name)
+    while True:
+        if challenge.secret:
+            answer = console.ask_secret(label)
+            if answer.strip():
+                return answer
+        else:
+            answer = console.ask(label)
+            if answer:
+                return answer
+
+
+def _choose(console: Console, label: str, options: Sequence[str]) -> str:
+    for number, option in enumerate(options, 1):
+        console.say(f"  {number}) {_CHOICE_NAMES.get(option) or printable(option)}")
+    while True:
+        answer = console.ask(printable(label), default="1")
+        if answer.isdigit() and 1 <= int(answer) <= len(options):
+            return options[int(answer) - 1]
+        for option in options:
+            if answer.casefold() == option.casefold():
+                return option
+        console.say(f"Type a number from 1 to {len(options)}.")
+
+
+def _ask_attributes(
+    console: Console, names: Sequence[str], previous: Reply | None
+) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for name in names:
+        default = previous.attributes.get(name) if previous is not None else None
+        value = ""
+        while not value:
+            value = console.ask(attribute_label(name), default=default)
+        values[name] = value
+    return values
+
+
+def _json_list(raw: str | None) -> list[str] | None:
+    """A challenge parameter holding a JSON list of names; ``None`` when it is absent or not
+    such a list (the challenge is then asked as free text)."""
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        return None
+    return value
