@@ -44,9 +44,11 @@ def run_dev(
     """Serve the emulator on loopback until interrupted; returns the exit status (0).
 
     Provisions a user pool (MFA ``mfa``: ``"OFF"``, ``"OPTIONAL"`` or ``"ON"``, with TOTP and
-    SMS), app client, identity pool and bucket, writes the ``awsconfiguration.json`` to
-    ``config_out`` (or prints it when ``None``), prints the endpoint, ids and settings, then
-    every code the service would have sent, as it is issued. An unknown ``mfa``, or a
+    SMS), app client (set up for the hosted UI, served at the emulator's URL), identity pool
+    and bucket, writes the ``awsconfiguration.json`` (with its OAuth section) to
+    ``config_out`` (or prints it when ``None``), prints the endpoint, ids, the hosted UI's
+    sign-in page and redirect URIs and the settings, then every code the service would have
+    sent, as it is issued. An unknown ``mfa``, or a
     ``port`` outside 0 (any free port) to 65535, raises ``ValueError``.
     """
     # Checked here, not left to the socket: bind() raises OverflowError for a negative port
@@ -69,7 +71,7 @@ def run_dev(
         previous = signal.signal(signal.SIGTERM, on_signal)
     emulator.start()
     try:
-        pool = emulator.provision(mfa=mfa)
+        pool = emulator.provision(mfa=mfa, hosted_ui=True)
         config = json.dumps(pool.aws_configuration(), indent=2)
         with lock:
             stream.write(f"fsm-auth dev: local Cognito emulator at {emulator.url}\n")
@@ -79,7 +81,10 @@ def run_dev(
             stream.write(f"  identity pool id  {pool.identity_pool_id}\n")
             stream.write(f"  bucket            {pool.bucket}\n")
             stream.write(f"  mfa               {_MFA_BANNER[mfa]}\n")
-            stream.write("  not emulated      device tracking, hosted UI\n")
+            stream.write(f"  hosted UI         {pool.authorize_url()}\n")
+            stream.write(f"  sign-in redirect  {pool.redirect_uri}\n")
+            stream.write(f"  sign-out redirect {pool.sign_out_uri}\n")
+            stream.write("  not emulated      device tracking\n")
             if config_out is not None:
                 config_out.write_text(config + "\n", encoding="utf-8")
                 stream.write(f"  configuration     {config_out}\n")

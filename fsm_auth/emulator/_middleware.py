@@ -1,13 +1,16 @@
 """The fidelity layer: a WSGI middleware in front of moto's server application.
 
 Every request is classified (service, operation), recorded, matched against the injected
-faults, then answered by our user-pool/identity layers or by moto (whose error messages are
-scrubbed of anything secret the request carried).
+faults, then answered by our user-pool/identity/hosted-UI layers or by moto (whose error
+messages are scrubbed of anything secret the request carried).
+
+The hosted UI's paths (``/oauth2/...``, ``/login``, ``/logout``, ``/error``) are taken here,
+before moto, which would read ``/login`` as an S3 bucket: service ``hosted-ui``, operations
+named after the paths (see :data:`HOSTED_UI_PATHS`).
 """
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import re
@@ -21,6 +24,7 @@ from urllib.parse import parse_qs
 
 from ._errors import CognitoError
 from ._faults import Faults
+from ._web import HOSTED_UI, read_body, recorded_params
 
 _log = logging.getLogger("fsm_auth.emulator")
 
@@ -34,6 +38,23 @@ _TARGETS = {
     "AWSCognitoIdentityService": "cognito-identity",
 }
 _JSON = "application/x-amz-json-1.1"
+# The hosted UI's endpoints, by path, as the operations that records and faults name.
+HOSTED_UI_PATHS = {
+    "/oauth2/authorize": "oauth2/authorize",
+    "/login": "login",
+    "/oauth2/token": "oauth2/token",
+    "/oauth2/userInfo": "oauth2/userInfo",
+    "/oauth2/userinfo": "oauth2/userInfo",
+    "/oauth2/revoke": "oauth2/revoke",
+    "/logout": "logout",
+    "/oauth2/idpresponse": "oauth2/idpresponse",
+    "/error": "error",
+}
+# How a fault's error reads at the hosted UI (an OAuth error code, not a service exception).
+_OAUTH_FAULT_CODES = {
+    "InternalErrorException": "server_error",
+    "TooManyRequestsException": "temporarily_unavailable",
+}
 _SENSITIVE_KEY = re.compile(r"password|token|secret|session|code|login|srp|signature|answer", re.I)
 _SECRET_SHAPES = (
     re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
@@ -57,6 +78,11 @@ def classify(environ: dict[str, Any]) -> tuple[str, str]:
     if path.startswith("/moto-api"):
         return "moto-api", path
     auth = str(environ.get("HTTP_AUTHORIZATION", ""))
+    hosted = HOSTED_UI_PATHS.get(path.rstrip("/"))
+    if hosted is not None and not auth.startswith("AWS4-"):
+        # A SigV4-signed request to /login is S3's (a bucket so named); the hosted UI's
+        # callers sign nothing (Basic or Bearer at most).
+        return HOSTED_UI, hosted
     scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", auth)
     service = scope.group(1) if scope else "s3"
     if service == "s3":
@@ -117,7 +143,7 @@ _JSON_SERVICES = frozenset({"cognito-idp", "cognito-identity"})
 def _json_params(environ: dict[str, Any]) -> dict[str, Any]:
     """The request's JSON document (the body stays readable for whoever comes next)."""
     try:
-        params = json.loads(_read_body(environ) or b"{}")
+        params = json.loads(read_body(environ) or b"{}")
     except ValueError:
         return {}
     return params if isinstance(params, dict) else {}
@@ -148,7 +174,11 @@ class FidelityMiddleware:
         if not self.is_running():
             _drop(environ)
         service, operation = classify(environ)
-        asked = _json_params(environ) if service in _JSON_SERVICES else {}
+        asked: dict[str, Any] = {}
+        if service in _JSON_SERVICES:
+            asked = _json_params(environ)
+        elif service == HOSTED_UI:
+            asked = dict(recorded_params(environ))
         fault = self.faults.take(service, operation)
         if fault is not None:
             if fault.drop:
@@ -162,13 +192,16 @@ class FidelityMiddleware:
             if fault.answer is not None:
                 self.record(service, operation, 200, asked)
                 body = json.dumps(dict(fault.answer)).encode()
-                start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1")])
+                kind = "application/json" if service == HOSTED_UI else _JSON
+                start_response("200 OK", [("Content-Type", kind)])
                 return [body]
             time.sleep(fault.delay or 0.0)
             if not self.is_running():
                 _drop(environ)
         layer = self.layers.get(service)
-        if layer is not None and service == "jwks":
+        if layer is not None and service == HOSTED_UI:
+            status, headers, body = self._hosted_ui(layer, environ, operation)
+        elif layer is not None and service == "jwks":
             status, headers, body = self._document(layer, environ, operation)
         elif layer is not None:
             status, headers, body = self._with_layer(layer, environ, operation)
@@ -178,6 +211,22 @@ class FidelityMiddleware:
         self.record(service, operation, status, asked)
         start_response(f"{status} {_reason(status)}", headers)
         return [body]
+
+    def _hosted_ui(
+        self, layer: Layer, environ: dict[str, Any], operation: str
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """The hosted UI's answer (the layer takes the lock itself: it must not hold it while
+        it calls an upstream identity provider)."""
+        try:
+            answer = layer.handle(operation, environ)
+        except Exception as error:
+            # A bug of the emulator, not an answer of the service: say so, keep serving.
+            _log.exception("emulator failure in %s", operation)
+            body = json.dumps(
+                {"error": "server_error", "error_description": type(error).__name__}
+            ).encode()
+            return 500, [("Content-Type", "application/json")], body
+        return answer.status, list(answer.headers), answer.body
 
     def _document(
         self, layer: Layer, environ: dict[str, Any], operation: str
@@ -216,17 +265,6 @@ class FidelityMiddleware:
                 message = scrub(str(code), str(getattr(error, "message", "")), params)
                 return _error_parts(int(getattr(error, "code", 400)), str(code), message)
         return 200, [("Content-Type", _JSON)], json.dumps(answer).encode()
-
-
-def _read_body(environ: dict[str, Any]) -> bytes:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    raw: bytes = environ["wsgi.input"].read(length) if length > 0 else b""
-    environ["wsgi.input"] = io.BytesIO(raw)
-    environ["CONTENT_LENGTH"] = str(len(raw))
-    return raw
 
 
 def _call(app: WSGIApp, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -274,6 +312,10 @@ def _error(
             f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
         ).encode()
         headers = [("Content-Type", "application/xml")]
+    elif service == HOSTED_UI:
+        document = {"error": _OAUTH_FAULT_CODES.get(code, code), "error_description": message}
+        body = json.dumps(document).encode()
+        headers = [("Content-Type", "application/json;charset=UTF-8")]
     else:
         _, headers, body = _error_parts(status, code, message)
     start_response(f"{status} {_reason(status)}", [*headers, ("Content-Length", str(len(body)))])

@@ -24,6 +24,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from ._errors import CognitoError, not_authorized
+from ._grants import OAuthGrant
 from ._keys import keys_of
 
 ACCOUNT = DEFAULT_ACCOUNT_ID
@@ -47,6 +48,7 @@ _OWN_CLAIMS = frozenset(
     {
         "sub", "iss", "aud", "client_id", "token_use", "iat", "exp", "auth_time", "jti",
         "origin_jti", "event_id", "scope", "username", "cognito:username", "cognito:groups",
+        "identities", "nonce",
     }
 )  # fmt: skip
 _UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
@@ -231,6 +233,15 @@ def check_secret_hash(client: CognitoIdpUserPoolClient, given: str | None, *user
     raise not_authorized(f"Unable to verify secret hash for client {client.id}")
 
 
+def note_sign_in(origin_jti: str, auth_time: float) -> None:
+    """Stamp a new sign-in session with the time the user authenticated.
+
+    A hosted-UI sign-in authenticates at the login page (or earlier, when the browser's
+    session answered), then exchanges its code: ``auth_time`` is the former, as in Cognito.
+    """
+    _SIGN_INS[origin_jti] = (int(auth_time), str(uuid.uuid4()))
+
+
 def _sign_in_event(origin_jti: str, now: int) -> tuple[int, str]:
     """(auth_time, event_id) of the sign-in that ``origin_jti`` descends from."""
     event = _SIGN_INS.get(origin_jti)
@@ -247,6 +258,7 @@ def token_claims(
     now: int,
     expires_in: int,
     extra_data: Mapping[str, Any] | None,
+    grant: OAuthGrant | None = None,
 ) -> dict[str, Any]:
     """The payload of an id or access token, with every claim Cognito documents.
 
@@ -255,7 +267,9 @@ def token_claims(
     session) and ``event_id`` (the sign-in event, kept by refreshes). Id tokens add ``aud``,
     ``cognito:username`` and the readable attributes (``*_verified`` as booleans); access
     tokens add ``client_id``, ``username`` and ``scope``. ``cognito:groups`` when the user
-    has groups.
+    has groups. A federated user's id token carries ``identities`` (the attribute, as JSON).
+    ``grant``: what a hosted-UI sign-in granted (the access token's scopes; the nonce of its
+    first id token).
     """
     extra = dict(extra_data or {})
     user = pool._get_user(username)
@@ -276,7 +290,10 @@ def token_claims(
     }
     if token_use == "access":
         claims["client_id"] = client_id
-        claims["scope"] = str(extra.get("scope") or "aws.cognito.signin.user.admin")
+        if grant is not None:
+            claims["scope"] = grant.scope_claim
+        else:
+            claims["scope"] = str(extra.get("scope") or "aws.cognito.signin.user.admin")
         claims["username"] = internal_name
     else:
         claims["aud"] = client_id
@@ -288,15 +305,33 @@ def token_claims(
             if name.endswith("_verified") and isinstance(value, str):
                 value = value == "true"
             claims[name] = value
+        identities = _identities(user)
+        if identities is not None:
+            claims["identities"] = identities
+        if grant is not None and grant.nonce:
+            claims["nonce"] = grant.nonce
     if extra.get("cognito:groups"):
         claims["cognito:groups"] = list(extra["cognito:groups"])
     return claims
+
+
+def _identities(user: CognitoIdpUser) -> list[Any] | None:
+    """A federated user's ``identities`` attribute as the id token carries it (a list)."""
+    raw = user.attribute_lookup.get("identities")
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, list) else None
 
 
 def patch_pool(
     pool: CognitoIdpUserPool,
     clock: Callable[[], float],
     refresh_issued: dict[str, float],
+    grants: Mapping[str, OAuthGrant] | None = None,
 ) -> None:
     """Make a pool sign its tokens as Cognito does, and note refresh issue times.
 
@@ -304,7 +339,8 @@ def patch_pool(
     refresh tokens; the real service honours ``AccessTokenValidity``/``IdTokenValidity``/
     ``TokenValidityUnits`` per client, signs with the pool's own keys (one for id tokens, one
     for access tokens) and puts the whole documented claim set in each token.
-    Instance attributes shadow the class methods for this pool only.
+    Instance attributes shadow the class methods for this pool only. ``grants``: the hosted
+    UI's grants by sign-in session (``origin_jti``), read whenever a token is signed.
     """
     if getattr(pool, "_fsm_auth_patched", False):
         return
@@ -322,8 +358,10 @@ def patch_pool(
             expires_in = validity_seconds(
                 client, "AccessToken" if token_use == "access" else "IdToken"
             )
+        origin = str((extra_data or {}).get("origin_jti") or "")
+        grant = grants.get(origin) if grants is not None and origin else None
         claims = token_claims(
-            pool, client_id, username, token_use, int(clock()), expires_in, extra_data
+            pool, client_id, username, token_use, int(clock()), expires_in, extra_data, grant
         )
         key = keys_of(pool).for_use("id" if token_use == "id" else "access")
         # Cognito's header is {"kid", "alg"} only: no "typ".
@@ -343,11 +381,15 @@ def patch_pool(
     setattr(pool, "_fsm_auth_patched", True)  # noqa: B010
 
 
-def patch_all_pools(clock: Callable[[], float], refresh_issued: dict[str, float]) -> None:
+def patch_all_pools(
+    clock: Callable[[], float],
+    refresh_issued: dict[str, float],
+    grants: Mapping[str, OAuthGrant] | None = None,
+) -> None:
     """Patch every pool (pools may be created through the admin API at any time)."""
     patch_backend()
     for pool in list(idp().user_pools.values()):
-        patch_pool(pool, clock, refresh_issued)
+        patch_pool(pool, clock, refresh_issued, grants)
 
 
 def ensure_bucket(name: str) -> None:
@@ -397,3 +439,57 @@ def cache_signing_key() -> None:
     current = getattr(models, "jwk")  # noqa: B009 (not re-exported: mypy needs getattr)
     if not isinstance(current, _CachedJwk):
         setattr(models, "jwk", _CachedJwk(current))  # noqa: B010
+
+
+# moto's UserStatus has no member for federated users; Cognito reports this status.
+EXTERNAL_PROVIDER = "EXTERNAL_PROVIDER"
+
+
+def federated_user(
+    pool: CognitoIdpUserPool,
+    provider_name: str,
+    provider_type: str,
+    subject: str,
+    attributes: Mapping[str, str],
+    now: float,
+) -> CognitoIdpUser:
+    """The user a federated sign-in maps to, created on first sign-in as Cognito does.
+
+    User name ``<ProviderName>_<sub>``, status ``EXTERNAL_PROVIDER``, the ``identities``
+    attribute naming the provider and the subject, and membership of the group Cognito makes
+    for each provider (``<pool id>_<ProviderName>``, which puts ``cognito:groups`` into the
+    tokens). ``attributes`` (already mapped to pool attribute names) are written on every
+    sign-in, as Cognito updates mapped attributes each time.
+    """
+    username = f"{provider_name}_{subject}"
+    user: CognitoIdpUser | None = pool.users.get(username)
+    if user is None:
+        identities = [
+            {
+                "userId": subject,
+                "providerName": provider_name,
+                "providerType": provider_type,
+                "issuer": None,
+                "primary": "true",
+                "dateCreated": str(int(now * 1000)),
+            }
+        ]
+        user = CognitoIdpUser(pool.id, username, None, EXTERNAL_PROVIDER, [])
+        user.update_attributes([{"Name": "identities", "Value": json.dumps(identities)}])
+        pool.users[username] = user
+        group_name = f"{pool.id}_{provider_name}"
+        backend = idp()
+        if group_name not in pool.groups:
+            # No role and no precedence, as Cognito makes it (moto stores what it is given).
+            no_role: Any = None
+            backend.create_group(
+                pool.id,
+                group_name,
+                f"Autogenerated group for users who sign in using {provider_name}",
+                no_role,
+                no_role,
+            )
+        backend.admin_add_user_to_group(pool.id, group_name, username)
+    if attributes:
+        user.update_attributes([{"Name": k, "Value": v} for k, v in attributes.items()])
+    return user

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 import attrs
 
@@ -18,6 +20,19 @@ DEFAULT_FLOWS = (
     "ALLOW_REFRESH_TOKEN_AUTH",
     "ALLOW_CUSTOM_AUTH",
 )
+# What provision(hosted_ui=True) allows the app client (AllowedOAuthScopes) ...
+OAUTH_SCOPES = ("openid", "email", "phone", "profile", "aws.cognito.signin.user.admin")
+# ... and what the written configuration asks for (Amplify's usual set).
+CONFIG_SCOPES = ("openid", "email", "profile", "aws.cognito.signin.user.admin")
+# The app client settings UpdateUserPoolClient takes (it resets any it is not given).
+_CLIENT_SETTINGS = (
+    "ClientName", "RefreshTokenValidity", "AccessTokenValidity", "IdTokenValidity",
+    "TokenValidityUnits", "ReadAttributes", "WriteAttributes", "ExplicitAuthFlows",
+    "SupportedIdentityProviders", "CallbackURLs", "LogoutURLs", "DefaultRedirectURI",
+    "AllowedOAuthFlows", "AllowedOAuthScopes", "AllowedOAuthFlowsUserPoolClient",
+    "AnalyticsConfiguration", "PreventUserExistenceErrors", "EnableTokenRevocation",
+    "EnablePropagateAdditionalUserContextData", "AuthSessionValidity",
+)  # fmt: skip
 _counter = itertools.count(1)
 _READABLE = (
     "address",
@@ -54,6 +69,76 @@ class Provisioned:
     bucket: str | None
     endpoint: str
     allow_guest: bool = True
+    redirect_uri: str | None = None
+    """The app client's sign-in callback URL (``hosted_ui=True``): a loopback
+    ``http://127.0.0.1:<port>/callback`` on a port that was free at provision time."""
+    sign_out_uri: str | None = None
+    """The app client's sign-out URL (``hosted_ui=True``), on the same port."""
+
+    @property
+    def hosted_ui(self) -> bool:
+        """Whether the app client is set up for the hosted UI."""
+        return self.redirect_uri is not None
+
+    @property
+    def hosted_ui_domain(self) -> str:
+        """Where the hosted UI lives: the emulator's own URL (Cognito's user pool domain)."""
+        return self.endpoint
+
+    def authorize_url(self, **params: str) -> str:
+        """``/oauth2/authorize`` for this app client: ``client_id``, ``response_type=code``
+        and (when set up) ``redirect_uri``, plus ``params`` (which may replace them)."""
+        query: dict[str, str] = {"client_id": self.client_id, "response_type": "code"}
+        if self.redirect_uri is not None:
+            query["redirect_uri"] = self.redirect_uri
+        query.update(params)
+        return f"{self.endpoint}/oauth2/authorize?{urlencode(query)}"
+
+    def add_oidc_provider(
+        self,
+        name: str,
+        *,
+        issuer: str,
+        client_id: str,
+        client_secret: str,
+        scopes: str = "openid email",
+        attribute_mapping: Mapping[str, str] | None = None,
+        idp_identifiers: Sequence[str] = (),
+        attributes_request_method: str = "GET",
+    ) -> None:
+        """Register an upstream OpenID Connect provider on the pool and let the app client
+        use it, with the admin calls one would make against Cognito: CreateIdentityProvider
+        (``ProviderType`` OIDC), then UpdateUserPoolClient with ``name`` added to
+        ``SupportedIdentityProviders`` (every other setting given again, since the update
+        resets what it is not given)."""
+        idp = admin_client(self.endpoint)
+        provider: dict[str, Any] = {
+            "UserPoolId": self.user_pool_id,
+            "ProviderName": name,
+            "ProviderType": "OIDC",
+            "ProviderDetails": {
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "authorize_scopes": scopes,
+                "oidc_issuer": issuer,
+                "attributes_request_method": attributes_request_method,
+            },
+            "AttributeMapping": dict(attribute_mapping or {"email": "email"}),
+        }
+        if idp_identifiers:
+            provider["IdpIdentifiers"] = list(idp_identifiers)
+        idp.create_identity_provider(**provider)
+        described = idp.describe_user_pool_client(
+            UserPoolId=self.user_pool_id, ClientId=self.client_id
+        )["UserPoolClient"]
+        settings = {k: described[k] for k in _CLIENT_SETTINGS if k in described}
+        supported = list(settings.get("SupportedIdentityProviders") or [])
+        if name not in supported:
+            supported.append(name)
+        settings["SupportedIdentityProviders"] = supported
+        idp.update_user_pool_client(
+            UserPoolId=self.user_pool_id, ClientId=self.client_id, **settings
+        )
 
     def aws_configuration(self, flow: str = "USER_SRP_AUTH") -> dict[str, Any]:
         """An ``awsconfiguration.json`` document pointing at the emulator."""
@@ -65,12 +150,23 @@ class Provisioned:
         }
         if self.client_secret is not None:
             user_pool["AppClientSecret"] = self.client_secret
+        auth: dict[str, Any] = {"authenticationFlowType": flow}
+        if self.redirect_uri is not None:
+            oauth: dict[str, Any] = {
+                "WebDomain": self.hosted_ui_domain,
+                "AppClientId": self.client_id,
+                "SignInRedirectURI": self.redirect_uri,
+                "Scopes": list(CONFIG_SCOPES),
+            }
+            if self.sign_out_uri is not None:
+                oauth["SignOutRedirectURI"] = self.sign_out_uri
+            auth["OAuth"] = oauth
         config: dict[str, Any] = {
             "UserAgent": "aws-amplify/cli",
             "Version": "0.1.0",
             "IdentityManager": {"Default": {}},
             "CognitoUserPool": {"Default": user_pool},
-            "Auth": {"Default": {"authenticationFlowType": flow}},
+            "Auth": {"Default": auth},
         }
         if self.identity_pool_id is not None:
             config["CredentialsProvider"] = {
@@ -99,6 +195,17 @@ class Provisioned:
         }
         if self.identity_pool_id is not None:
             auth["identity_pool_id"] = self.identity_pool_id
+        if self.redirect_uri is not None:
+            auth["oauth"] = {
+                "domain": self.hosted_ui_domain,
+                "scopes": list(CONFIG_SCOPES),
+                "redirect_sign_in_uri": [self.redirect_uri],
+                "redirect_sign_out_uri": [self.sign_out_uri] if self.sign_out_uri else [],
+                "response_type": "code",
+                # Gen 2 lists only the social providers here (GOOGLE, FACEBOOK...); an OIDC
+                # provider is named in the sign-in request instead.
+                "identity_providers": [],
+            }
         outputs: dict[str, Any] = {
             "version": "1.3",
             "auth": auth,
@@ -124,6 +231,7 @@ def provision(
     bucket: str | None,
     username_attributes: tuple[str, ...] = (),
     alias_attributes: tuple[str, ...] = (),
+    hosted_ui: bool = False,
 ) -> Provisioned:
     """Create the resources in moto's backends directly (no HTTP, nothing recorded)."""
     if mfa not in ("OFF", "OPTIONAL", "ON"):
@@ -165,6 +273,20 @@ def provision(
         # moto puts only readable attributes into id tokens (the real default: all of them).
         "ReadAttributes": list(_READABLE),
     }
+    redirect_uri = sign_out_uri = None
+    if hosted_ui:
+        # The client listens on this port for the redirect (RFC 8252 loopback redirect).
+        port = free_loopback_port()
+        redirect_uri = f"http://127.0.0.1:{port}/callback"
+        sign_out_uri = f"http://127.0.0.1:{port}/signed-out"
+        client_config.update(
+            AllowedOAuthFlows=["code"],
+            AllowedOAuthFlowsUserPoolClient=True,
+            AllowedOAuthScopes=list(OAUTH_SCOPES),
+            SupportedIdentityProviders=["COGNITO"],
+            CallbackURLs=[redirect_uri],
+            LogoutURLs=[sign_out_uri],
+        )
     client = backend.create_user_pool_client(pool.id, client_secret, client_config)
     patch(pool)
     identity_pool_id = None
@@ -197,6 +319,28 @@ def provision(
         bucket=bucket,
         endpoint=endpoint,
         allow_guest=allow_guest,
+        redirect_uri=redirect_uri,
+        sign_out_uri=sign_out_uri,
+    )
+
+
+def free_loopback_port() -> int:
+    """A TCP port free on 127.0.0.1 now (each provisioned client gets its own)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def admin_client(endpoint: str, service: str = "cognito-idp") -> Any:
+    """A boto3 client for ``service`` at ``endpoint``, with dummy credentials."""
+    import boto3
+
+    return boto3.client(
+        service,
+        region_name=_moto.REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="AKIAEMULATORADMIN000",
+        aws_secret_access_key="emulator-admin-secret",  # not a secret: moto ignores it
     )
 
 

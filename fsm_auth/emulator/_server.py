@@ -21,13 +21,15 @@ from . import _moto
 from ._clock import bind_moto_clock
 from ._codes import CodeBook
 from ._faults import Faults
+from ._hosted_ui import HostedUILayer
 from ._jwks import JwksLayer
 from ._keys import STOCK
 from ._middleware import FidelityMiddleware
-from ._provision import DEFAULT_FLOWS, MfaMode, Provisioned, provision
+from ._provision import DEFAULT_FLOWS, MfaMode, Provisioned, admin_client, provision
 from ._records import RequestRecord, SentCode
 from ._tokens import TokenState
 from ._userpool import UserPoolLayer
+from ._web import HOSTED_UI
 
 
 class _QuietHandler(MotoRequestHandler):
@@ -56,10 +58,20 @@ class _QuietHandler(MotoRequestHandler):
 
 
 class Emulator:
-    """A local Cognito (user pools, identity pools) and S3, for tests, demos and development.
+    """A local Cognito (user pools, identity pools, hosted UI) and S3, for tests, demos and
+    development.
 
     ``port=0`` picks a free port on first start and keeps it across restarts; stopping and
     starting again keeps all state (tests stop it to simulate being offline).
+
+    The hosted UI lives at :attr:`url` itself (every pool's "domain"; a request names its app
+    client). Its requests are recorded and faulted as service ``"hosted-ui"`` with these
+    operations: ``"oauth2/authorize"``, ``"login"`` (GET and POST), ``"oauth2/token"``,
+    ``"oauth2/userInfo"``, ``"oauth2/revoke"``, ``"logout"``, ``"oauth2/idpresponse"`` and
+    ``"error"``; e.g. ``faults.inject(Fault(operation="oauth2/token", status=500))``, or
+    ``Fault(operation="oauth2/token", error=("invalid_grant", "...", 400))`` for an OAuth error
+    document. Their records keep only non-secret parameters (no password, code, verifier,
+    token or client secret).
     """
 
     def __init__(
@@ -90,6 +102,10 @@ class Emulator:
             {"cognito-idp": self._userpool, "jwks": JwksLayer(self._tokens.patch_pools)},
             lambda: self.running,
         )
+        self._hosted_ui = HostedUILayer(
+            self._tokens, self._userpool.auth, self._code_book, self._app.lock, lambda: self.url
+        )
+        self._app.layers[HOSTED_UI] = self._hosted_ui
         self._identity: Any = None
 
     def _now(self) -> float:
@@ -182,12 +198,17 @@ class Emulator:
         bucket: str | None = "fsm-auth-demo",
         username_attributes: tuple[str, ...] = (),
         alias_attributes: tuple[str, ...] = (),
+        hosted_ui: bool = False,
     ) -> Provisioned:
         """Create a user pool + app client (+ identity pool, + bucket); fast, in memory.
 
         ``username_attributes=("email",)``: users sign up and in with their e-mail and get a
         UUID user name; ``alias_attributes=("email",)``: users pick a user name and may also
         sign in with their verified e-mail (the two are exclusive, as in Cognito).
+        ``hosted_ui=True``: the app client is set up for the hosted UI (authorization code
+        flow, the standard scopes, ``COGNITO`` sign-in, a loopback callback and sign-out URL
+        on a port free now: :attr:`Provisioned.redirect_uri`, :attr:`Provisioned.sign_out_uri`)
+        and the configuration gets its OAuth section.
         The configuration points at :attr:`url`, so the port must be known: start first
         (or construct with a fixed port).
         """
@@ -196,7 +217,9 @@ class Emulator:
         with self._app.lock:
             return provision(
                 self.url,
-                lambda pool: _moto.patch_pool(pool, self._now, self._tokens.refresh_issued),
+                lambda pool: _moto.patch_pool(
+                    pool, self._now, self._tokens.refresh_issued, self._tokens.grants
+                ),
                 client_secret=client_secret,
                 mfa=mfa,
                 allow_guest=allow_guest,
@@ -208,19 +231,12 @@ class Emulator:
                 bucket=bucket,
                 username_attributes=username_attributes,
                 alias_attributes=alias_attributes,
+                hosted_ui=hosted_ui,
             )
 
     def admin_client(self, service: str = "cognito-idp") -> Any:
         """A boto3 client for ``service`` pointed at the emulator, with dummy credentials."""
-        import boto3
-
-        return boto3.client(
-            service,
-            region_name=_moto.REGION,
-            endpoint_url=self.url,
-            aws_access_key_id="AKIAEMULATORADMIN000",
-            aws_secret_access_key="emulator-admin-secret",  # not a secret: moto ignores it
-        )
+        return admin_client(self.url, service)
 
     # ---- what happened ----
     def _record_code(self, code: SentCode) -> None:

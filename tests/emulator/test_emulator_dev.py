@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import boto3
+import requests
 from botocore import UNSIGNED
 from botocore.config import Config
 
@@ -51,6 +52,21 @@ def test_run_dev_serves_prints_codes_and_stops_on_sigint(tmp_path: Path) -> None
         config = json.loads(config_path.read_text())
         user_pool = config["CognitoUserPool"]["Default"]
         assert any(user_pool["PoolId"] in line for line in seen)
+        # The hosted UI is served, and the configuration says where.
+        oauth = config["Auth"]["Default"]["OAuth"]
+        assert oauth["WebDomain"] == user_pool["Endpoint"]
+        assert any(oauth["SignInRedirectURI"] in line for line in seen)
+        page = requests.get(
+            f"{oauth['WebDomain']}/login",
+            params={
+                "client_id": oauth["AppClientId"],
+                "redirect_uri": oauth["SignInRedirectURI"],
+                "response_type": "code",
+            },
+            timeout=10,
+        )
+        assert page.status_code == 200
+        assert 'id="password"' in page.text
         idp = boto3.client(
             "cognito-idp",
             region_name=user_pool["Region"],

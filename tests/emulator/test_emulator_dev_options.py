@@ -80,7 +80,8 @@ def test_dev_provisions_the_mfa_setting_it_prints(
         _until(lines, "Ctrl-C", seen)
         banner = "".join(seen)
         assert f"  mfa               {configuration.lower()}" in banner, banner
-        assert "not emulated      device tracking, hosted UI" in banner
+        assert "not emulated      device tracking\n" in banner
+        assert "hosted UI         http://127.0.0.1:" in banner
         user_pool = json.loads(config_path.read_text())["CognitoUserPool"]["Default"]
         admin = boto3.client(
             "cognito-idp",
