@@ -104,7 +104,8 @@ def run_login(
             except KeyboardInterrupt:
                 # Ctrl-C while the browser is open: the sign-in is abandoned, nothing changed.
                 raise SignInCancelledError("The sign-in was cancelled") from None
-            out.write(f"Signed in as {client.username}.\n")
+            if options is not None:  # the terminal UI says it itself
+                out.write(f"Signed in as {client.username}.\n")
     except AuthError as exc:
         return _failed("login", exc, err)
     out.flush()
