@@ -156,7 +156,9 @@ class HostedUILayer:
 
     def handle(self, operation: str, environ: dict[str, Any]) -> Response:
         """The answer to one hosted-UI request."""
-        self.tokens.patch_pools()
+        with self.lock:
+            # Pools made through the admin API sign as Cognito does from their first request.
+            self.tokens.patch_pools()
         if operation == "oauth2/token":
             return self.oauth.token(environ)
         if operation == "oauth2/revoke":
@@ -174,6 +176,9 @@ class HostedUILayer:
             return handlers[operation](environ)
         except _Refused as refused:
             return refused.response
+        except CognitoError:
+            # The pool or client went away during the sign-in (deleted by an administrator).
+            return html(400, pages.error_page("invalid_client", _ERROR_TEXT["invalid_client"]))
 
     # ---- the authorize request ----
     def _client(
@@ -298,7 +303,8 @@ class HostedUILayer:
             if self._now() >= session.expires_at:
                 del self._browsers[value]
                 return None
-            user = _moto.pool_by_id(pool_id).users.get(session.username)
+            pool = _moto.idp().user_pools.get(pool_id)
+            user = pool.users.get(session.username) if pool is not None else None
             if user is None or not user.enabled:
                 return None
         return session
@@ -347,7 +353,10 @@ class HostedUILayer:
         request = session.request
         with self.lock:
             pool = _moto.pool_by_id(request.pool_id)
-            settings = OAuthClient.of(pool.clients[request.client_id])
+            client = pool.clients.get(request.client_id)
+            if client is None:
+                raise CognitoError("ResourceNotFoundException", "User pool client does not exist.")
+            settings = OAuthClient.of(client)
             upstream = _upstream_oidc.providers_of(pool)
         links = []
         for name in settings.providers:
@@ -600,7 +609,11 @@ class HostedUILayer:
     # ---- upstream identity providers ----
     def _to_upstream(self, request: AuthorizeRequest, name: str) -> Response:
         with self.lock:
-            provider = _upstream_oidc.providers_of(_moto.pool_by_id(request.pool_id))[name]
+            provider = _upstream_oidc.providers_of(_moto.pool_by_id(request.pool_id)).get(name)
+        if provider is None:
+            return self._upstream_failed(
+                request, _upstream_oidc.UpstreamError(f"{name} is not an identity provider")
+            )
         try:
             discovery = _upstream_oidc.discover(provider)
         except _upstream_oidc.UpstreamError as error:

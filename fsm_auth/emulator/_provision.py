@@ -110,7 +110,10 @@ class Provisioned:
         use it, with the admin calls one would make against Cognito: CreateIdentityProvider
         (``ProviderType`` OIDC), then UpdateUserPoolClient with ``name`` added to
         ``SupportedIdentityProviders`` (every other setting given again, since the update
-        resets what it is not given)."""
+        resets what it is not given). ``attribute_mapping``: pool attribute -> provider claim
+        (default ``{"email": "email"}``); ``idp_identifiers``: names that ``idp_identifier``
+        may use for it; ``attributes_request_method``: how its userInfo is asked (GET/POST).
+        """
         idp = admin_client(self.endpoint)
         provider: dict[str, Any] = {
             "UserPoolId": self.user_pool_id,

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+import pyotp
 import pytest
 import requests
 
@@ -287,6 +288,65 @@ def test_sms_mfa_asks_for_the_code_that_was_sent(
     _, redirected = submit(browser, pool, form, code=code)
     assert redirected is not None
     assert "code" in params_of(redirected)
+
+
+def test_totp_mfa_asks_for_the_authenticator_code(
+    emulator: Emulator,
+    idp: Any,
+    sign_up_confirmed: Any,
+    password_sign_in: Any,
+    browser: requests.Session,
+    clock: FakeClock,
+) -> None:
+    pool = emulator.provision(hosted_ui=True, mfa="OPTIONAL", with_identity_pool=False, bucket=None)
+    sign_up_confirmed(pool, "totp-user")
+    access = password_sign_in(pool, "totp-user")["AuthenticationResult"]["AccessToken"]
+    secret = idp.associate_software_token(AccessToken=access)["SecretCode"]
+    totp = pyotp.TOTP(secret)
+    idp.verify_software_token(AccessToken=access, UserCode=totp.at(clock.now))
+    idp.set_user_mfa_preference(
+        AccessToken=access, SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True}
+    )
+    page = login_page(browser, pool)
+    form, redirected = submit(browser, pool, page, username="totp-user", password=PASSWORD)
+    assert redirected is None
+    assert form is not None
+    assert "authenticator app" in form.text
+    wrong, _ = submit(browser, pool, form, code="12345")
+    assert wrong is not None
+    assert "Invalid code received for user" in wrong.text
+    _, redirected = submit(browser, pool, form, code=totp.at(clock.now))
+    assert redirected is not None
+    assert "code" in params_of(redirected)
+
+
+def test_mfa_required_but_not_set_up_is_refused_on_a_page(
+    emulator: Emulator, sign_up_confirmed: Any, browser: requests.Session
+) -> None:
+    pool = emulator.provision(hosted_ui=True, mfa="ON", with_identity_pool=False, bucket=None)
+    sign_up_confirmed(pool, "no-mfa")
+    page = login_page(browser, pool)
+    answer, redirected = submit(browser, pool, page, username="no-mfa", password=PASSWORD)
+    assert redirected is None
+    assert answer is not None
+    assert "MFA setup required" in answer.text
+    assert 'id="code"' not in answer.text
+
+
+def test_a_form_of_no_login_session_is_refused(
+    emulator: Emulator, pool: Provisioned, alice: str, browser: requests.Session, clock: FakeClock
+) -> None:
+    page = login_page(browser, pool)
+    forged = browser.post(
+        page.url, data={"_csrf": "forged", "username": "alice", "password": PASSWORD}
+    )
+    assert forged.status_code == 400
+    assert "session_expired" in forged.text
+    clock.advance(3601)
+    expired, redirected = submit(browser, pool, page, username="alice", password=PASSWORD)
+    assert redirected is None
+    assert expired is not None
+    assert expired.status_code == 400
 
 
 # ---- the code and the tokens ----
