@@ -615,6 +615,9 @@ def test_refresh_at_the_token_endpoint_and_through_initiate_auth(
     answer = _refresh(emulator, pool, api_refresh)
     assert answer.status_code == 200
     assert claims(answer.json()["access_token"])["scope"] == "aws.cognito.signin.user.admin"
+    # RevokeToken (the user-pool API) ends a hosted-UI refresh token too.
+    idp.revoke_token(Token=first["refresh_token"], ClientId=pool.client_id)
+    assert _refresh(emulator, pool, first["refresh_token"]).json()["error"] == "invalid_grant"
 
 
 def test_revoke_stops_refresh_and_the_access_tokens(
