@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,6 +12,11 @@ import pytest
 from fsm_auth import AuthClient
 from fsm_auth.emulator import Emulator, FakeClock, Provisioned
 from fsm_auth.session import MemorySessionStore
+
+# A hosted-UI session's sign-out opens /logout with the system browser (webbrowser) when the
+# test gave no opener (a restored session): `true` takes the URL and opens nothing, so no test
+# starts a browser, or a console one that would wait for a key.
+os.environ["BROWSER"] = "true"
 
 
 @pytest.fixture(scope="session")

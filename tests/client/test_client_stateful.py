@@ -1,6 +1,7 @@
 """A property test of the whole client against the emulator: random sequences of what an app
-and the world do (sign in and out, time passing, a sign-out from another device, federation,
-guest access, restarts), with the ``user_state`` spec as the oracle. Every change a listener
+and the world do (sign in by password or through the hosted UI, sign out, time passing, a
+sign-out from another device, federation, guest access, restarts), with the ``user_state``
+spec as the oracle. Every change a listener
 sees must be a transition the spec declares, and the client's answers must fit its state."""
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from hypothesis.stateful import (
 from fsm_auth import (
     AuthClient,
     GuestAccessNotAllowedError,
+    HostedUIOptions,
     IdentityProvider,
     NotAuthorizedError,
     NotSignedInError,
     UnableToSignInError,
     UserState,
 )
-from fsm_auth.emulator import Emulator, FakeClock, Fault, Provisioned
+from fsm_auth.emulator import Emulator, FakeClock, Fault, HostedUIBrowser
 from fsm_auth.engine import Spec
 from fsm_auth.session import MemorySessionStore
 
@@ -40,9 +42,8 @@ SPEC = Spec.load("user_state")
 LEGAL = {(s, t.dest) for t in SPEC.transitions for s in t.sources if s != t.dest}
 
 
-def test_random_lives_follow_the_spec(
-    emulator: Emulator, clock: FakeClock, pool: Provisioned, admin_idp: Any
-) -> None:
+def test_random_lives_follow_the_spec(emulator: Emulator, clock: FakeClock, admin_idp: Any) -> None:
+    pool = emulator.provision(hosted_ui=True)  # sign-ins by password and by the hosted UI
     config = pool.aws_configuration()
     store = MemorySessionStore()  # shared by restarts, as a storage_dir would be
 
@@ -71,11 +72,15 @@ def test_random_lives_follow_the_spec(
         def client(self) -> AuthClient:
             return self.clients[-1]
 
-        @initialize(how=st.sampled_from(["nothing", "user_pool", "federated", "guest"]))
+        @initialize(
+            how=st.sampled_from(["nothing", "user_pool", "hosted_ui", "federated", "guest"])
+        )
         def start(self, how: str) -> None:
             # Lives start from each way in, so the later refusals have something to end.
             if how == "user_pool":
                 self.sign_in()
+            elif how == "hosted_ui":
+                self.hosted_ui_sign_in()
             elif how == "federated":
                 self.federated_sign_in()
             elif how == "guest":
@@ -89,6 +94,13 @@ def test_random_lives_follow_the_spec(
         def sign_in(self) -> None:
             self.client.sign_in(self.username, PASSWORD)
             assert self.client.current_user_state is UserState.SIGNED_IN
+
+        @rule()
+        def hosted_ui_sign_in(self) -> None:
+            browser = HostedUIBrowser(self.username, PASSWORD)
+            self.client.show_sign_in(hosted_ui=HostedUIOptions(open_browser=browser))
+            assert self.client.current_user_state is UserState.SIGNED_IN
+            assert self.client.username == self.username
 
         @rule()
         def federated_sign_in(self) -> None:
