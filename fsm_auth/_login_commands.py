@@ -124,6 +124,9 @@ def run_logout(
     on ``err``), 1 when the configuration or the store cannot be used."""
     try:
         with _client(config, storage_dir) as client:
+            # The saved session first (no network call): before it, no user is known, and
+            # the line below would not name the user signed out.
+            client.initialize()
             who = client.username
             result = client.sign_out(global_sign_out=global_sign_out)
     except AuthError as exc:
