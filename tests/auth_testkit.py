@@ -1,5 +1,5 @@
 """Small tools shared by the client-level tests: a listener that records, a call run in a
-thread, and polling with a deadline."""
+thread, polling with a deadline, and a confirmed user made with the pool's admin calls."""
 
 from __future__ import annotations
 
@@ -50,3 +50,22 @@ def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.005)
     return condition()
+
+
+def confirmed_user(emulator: Any, pool: Any, name: str, password: str) -> str:
+    """``name``, a confirmed user of ``pool`` (an emulator's ``Provisioned``) with ``password``
+    and a verified e-mail ``<name>@example.com``, made as an admin would (no codes sent)."""
+    admin = emulator.admin_client()
+    admin.admin_create_user(
+        UserPoolId=pool.user_pool_id,
+        Username=name,
+        UserAttributes=[
+            {"Name": "email", "Value": f"{name}@example.com"},
+            {"Name": "email_verified", "Value": "true"},
+        ],
+        MessageAction="SUPPRESS",
+    )
+    admin.admin_set_user_password(
+        UserPoolId=pool.user_pool_id, Username=name, Password=password, Permanent=True
+    )
+    return name

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from auth_testkit import confirmed_user
 
 from fsm_auth import AuthClient, HostedUIError, HostedUIOptions, UserState
 from fsm_auth.emulator import Emulator, FakeClock, Provisioned
@@ -36,20 +37,6 @@ def client(hosted_pool: Provisioned, clock: FakeClock) -> Iterator[AuthClient]:
     ) as client:
         client.initialize()
         yield client
-
-
-def confirmed_user(emulator: Emulator, pool: Provisioned, name: str) -> str:
-    admin = emulator.admin_client()
-    admin.admin_create_user(
-        UserPoolId=pool.user_pool_id,
-        Username=name,
-        UserAttributes=[{"Name": "email", "Value": f"{name}@example.com"}],
-        MessageAction="SUPPRESS",
-    )
-    admin.admin_set_user_password(
-        UserPoolId=pool.user_pool_id, Username=name, Password=PASSWORD, Permanent=True
-    )
-    return name
 
 
 def element(driver: Any, element_id: str) -> Any:
@@ -108,7 +95,7 @@ def test_signs_in_through_the_sign_in_page_in_chromium(
     hosted_pool: Provisioned,
     client: AuthClient,
 ) -> None:
-    name = confirmed_user(emulator, hosted_pool, "chloe")
+    name = confirmed_user(emulator, hosted_pool, "chloe", PASSWORD)
     opener = user_at_the_sign_in_page(chromium, screenshots, types(name, PASSWORD))
 
     client.show_sign_in(hosted_ui=HostedUIOptions(open_browser=opener, timeout=WAIT))
@@ -128,7 +115,7 @@ def test_a_wrong_password_is_shown_on_the_page_then_the_right_one_signs_in(
     hosted_pool: Provisioned,
     client: AuthClient,
 ) -> None:
-    name = confirmed_user(emulator, hosted_pool, "dario")
+    name = confirmed_user(emulator, hosted_pool, "dario", PASSWORD)
 
     def shown_the_error(driver: Any) -> None:
         message = element(driver, "loginErrorMessage")

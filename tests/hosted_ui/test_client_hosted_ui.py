@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from auth_testkit import confirmed_user
 
 from fsm_auth import (
     AuthClient,
@@ -55,20 +56,7 @@ def new_client(hosted_pool: Provisioned, clock: FakeClock) -> Iterator[Callable[
 
 def user(emulator: Emulator, pool: Provisioned, name: str) -> str:
     """A confirmed user of ``pool`` with PASSWORD."""
-    admin = emulator.admin_client()
-    admin.admin_create_user(
-        UserPoolId=pool.user_pool_id,
-        Username=name,
-        UserAttributes=[
-            {"Name": "email", "Value": f"{name}@example.com"},
-            {"Name": "email_verified", "Value": "true"},
-        ],
-        MessageAction="SUPPRESS",
-    )
-    admin.admin_set_user_password(
-        UserPoolId=pool.user_pool_id, Username=name, Password=PASSWORD, Permanent=True
-    )
-    return name
+    return confirmed_user(emulator, pool, name, PASSWORD)
 
 
 def opened_urls() -> tuple[list[str], Callable[[str], bool]]:
@@ -282,20 +270,34 @@ def test_no_redirect_in_time_is_a_timeout(
     assert client.current_user_state is UserState.SIGNED_OUT
 
 
+@pytest.mark.parametrize(
+    ("fault", "raised", "code"),
+    [
+        ({"drop": True}, NetworkError, None),
+        ({"status": 500}, HostedUIError, "server_error"),
+        (
+            {"error": ("invalid_client", "Client authentication failed", 400)},
+            HostedUIError,
+            "invalid_client",
+        ),
+    ],
+)
 def test_a_failing_token_endpoint_changes_nothing(
-    emulator: Emulator, hosted_pool: Provisioned, new_client: Callable[..., AuthClient]
+    emulator: Emulator,
+    hosted_pool: Provisioned,
+    new_client: Callable[..., AuthClient],
+    fault: dict[str, Any],
+    raised: type[Exception],
+    code: str | None,
 ) -> None:
-    name = user(emulator, hosted_pool, "noa")
+    name = user(emulator, hosted_pool, f"noa{len(fault)}{raised.__name__}")
     client = new_client()
     client.initialize()
-    emulator.faults.inject(Fault(operation="oauth2/token", drop=True, times=1))
-    with pytest.raises(NetworkError):
+    emulator.faults.inject(Fault(operation="oauth2/token", times=1, **fault))
+    with pytest.raises(raised) as failed:
         client.show_sign_in(hosted_ui=HostedUIOptions(open_browser=HostedUIBrowser(name, PASSWORD)))
-    assert client.current_user_state is UserState.SIGNED_OUT
-    emulator.faults.inject(Fault(operation="oauth2/token", status=500, times=1))
-    with pytest.raises(HostedUIError) as failed:
-        client.show_sign_in(hosted_ui=HostedUIOptions(open_browser=HostedUIBrowser(name, PASSWORD)))
-    assert failed.value.code == "server_error"
+    if code is not None:
+        assert getattr(failed.value, "code", None) == code
     assert client.current_user_state is UserState.SIGNED_OUT
 
 
