@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import os
+import threading
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -108,3 +110,27 @@ def no_os_keyring() -> Iterator[None]:
         yield
     finally:
         keyring.set_keyring(previous)
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    """A real upstream OpenID Connect provider (``oidc-provider-mock``) on a free loopback port,
+    stopped at the end; its issuer URL. Its authorization page takes the user's ``sub``."""
+    import werkzeug.serving
+
+    with warnings.catch_warnings():
+        # The provider's own dependencies (authlib's old APIs) warn about themselves; not
+        # ours. authlib.deprecate installs an "always" filter when imported: import it first.
+        pytest.importorskip("authlib.deprecate")
+        warnings.simplefilter("ignore", DeprecationWarning)
+        oidc_provider_mock = pytest.importorskip("oidc_provider_mock")
+    app = oidc_provider_mock.app(require_nonce=True)
+    server = werkzeug.serving.make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -144,3 +144,49 @@ def test_the_user_cancels_on_the_page(chromium: Any, screenshots: Path, client: 
     assert cancelled.value.code == "access_denied"
     assert client.current_user_state is UserState.SIGNED_OUT
     assert page_shows(chromium, "The sign-in was cancelled or refused.")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # oidc-provider-mock's authlib use
+def test_signs_in_through_an_upstream_oidc_provider_in_chromium(
+    chromium: Any,
+    screenshots: Path,
+    emulator: Emulator,
+    upstream: str,
+    clock: FakeClock,
+) -> None:
+    """``identity_provider="Mock"``: Chromium goes to the real upstream OIDC provider, the user
+    picks their subject there, and comes back through the emulator (which creates the
+    federated user ``Mock_<sub>``) to the client's listener."""
+    from selenium.webdriver.common.by import By
+
+    pool = emulator.provision(hosted_ui=True)
+    pool.add_oidc_provider(
+        "Mock",
+        issuer=upstream,
+        client_id="emulator-at-upstream",
+        client_secret="upstream-secret-0123",
+        attribute_mapping={"email": "email"},
+    )
+
+    def at_the_upstream(url: str) -> bool:
+        chromium.get(url)
+        field = chromium.find_element(By.NAME, "sub")
+        screenshot(chromium, screenshots, "upstream-provider-page")
+        field.send_keys("fed-chromium")
+        chromium.find_element(By.CSS_SELECTOR, "button[type=submit]:not([name])").click()
+        return True
+
+    with AuthClient.from_config(
+        pool.aws_configuration(), store=MemorySessionStore(), clock=clock
+    ) as client:
+        client.show_sign_in(
+            hosted_ui=HostedUIOptions(
+                identity_provider="Mock", open_browser=at_the_upstream, timeout=WAIT
+            )
+        )
+        assert client.current_user_state is UserState.SIGNED_IN
+        assert client.username == "Mock_fed-chromium"
+        claims = client.get_tokens().id_claims
+        assert claims["identities"][0]["providerName"] == "Mock"
+        assert claims["identities"][0]["userId"] == "fed-chromium"
+        assert client.get_aws_credentials().access_key_id

@@ -4,46 +4,21 @@ token's checks, the federated user (``<provider>_<sub>``) and its tokens' claims
 
 from __future__ import annotations
 
-import threading
-import warnings
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import pytest
 import requests
-import werkzeug.serving
 
 from fsm_auth.emulator import Emulator, HostedUIBrowser, Provisioned
 
 from .hosted_ui_support import claims, exchange, params_of, pkce, verified
 
-with warnings.catch_warnings():
-    # The provider's own dependencies (authlib's old APIs) warn about themselves; not ours.
-    # authlib.deprecate installs an "always" filter when imported: import it first.
-    pytest.importorskip("authlib.deprecate")
-    warnings.simplefilter("ignore", DeprecationWarning)
-    oidc_provider_mock = pytest.importorskip("oidc_provider_mock")
-
+# The upstream provider runs in the shared `upstream` fixture (tests/conftest.py).
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 _UPSTREAM_CLIENT = "emulator-at-upstream"
 _UPSTREAM_SECRET = "upstream-secret-0123"
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[str]:
-    """A real OIDC provider on a free loopback port; its issuer URL. Stopped at the end."""
-    app = oidc_provider_mock.app(require_nonce=True)
-    server = werkzeug.serving.make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture
