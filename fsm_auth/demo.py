@@ -2,9 +2,11 @@
 
 Guest credentials, sign-up with the code the emulator "sends", SRP sign-in, verified token
 claims, the signed-in user's AWS credentials used on the emulator's S3, a token refresh, going
-offline, a restart that restores the session with the emulator offline, and sign-out. Every
-user-state change is printed as it happens. Time is moved forward with a fake clock shared by
-the emulator and the client, so the refresh happens at once instead of in an hour.
+offline, a restart that restores the session with the emulator offline, sign-out, and a
+sign-in through the hosted UI (the emulator's sign-in page, filled in headlessly by its
+HostedUIBrowser: no browser needed) with the sign-out that ends it. Every user-state change is
+printed as it happens. Time is moved forward with a fake clock shared by the emulator and the
+client, so the refresh happens at once instead of in an hour.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import tempfile
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TextIO
+from urllib.parse import urlsplit
 
 from fsm_auth.errors import NetworkError
-from fsm_auth.values import UserState
+from fsm_auth.values import HostedUIOptions, UserState
 
 __all__ = ["run_demo"]
 
@@ -26,7 +29,7 @@ _PASSWORD = "Demo-Passw0rd!"
 def run_demo(out: TextIO) -> int:
     """Run the demo, printing to ``out``; returns the exit code (0 when every step worked)."""
     try:
-        from fsm_auth.emulator import Emulator, FakeClock
+        from fsm_auth.emulator import Emulator, FakeClock, HostedUIBrowser
     except ImportError:
         out.write("fsm-auth demo needs the emulator: pip install 'fsm-auth[emulator]'\n")
         return 2
@@ -42,7 +45,9 @@ def run_demo(out: TextIO) -> int:
 
     clock = FakeClock()
     with Emulator(clock=clock) as emulator, tempfile.TemporaryDirectory() as storage:
-        pool = emulator.provision(bucket="fsm-auth-demo")
+        # With the hosted UI set up from the start, so that step 10 signs the same user in
+        # through it (the password steps do not use the configuration's OAuth section).
+        pool = emulator.provision(bucket="fsm-auth-demo", hosted_ui=True)
         config = pool.aws_configuration()
         say(f"Local Cognito emulator on {emulator.url}")
         say(f"  user pool {pool.user_pool_id}, identity pool {pool.identity_pool_id}")
@@ -114,6 +119,34 @@ def run_demo(out: TextIO) -> int:
         emulator.start()
         signed_out = restarted.sign_out()
         say(f"    sign_out() -> {signed_out!r}")
+        say(f"    final state {restarted.current_user_state.value}")
+
+        say("\n10. show_sign_in(hosted_ui=...): the hosted UI, with PKCE, state and nonce")
+        # The user's browser: HostedUIBrowser opens the page the client gives it, fills in the
+        # emulator's sign-in form and follows the redirect to the client's loopback listener.
+        # sign_out() opens /logout with the same opener, as it would the system browser.
+        browser = HostedUIBrowser(_USER, _PASSWORD)
+        # HostedUIBrowser delivers the redirect before it returns, or never: 30 s, not the
+        # default five minutes a user gets, before a demo that went wrong says so.
+        restarted.show_sign_in(hosted_ui=HostedUIOptions(open_browser=browser, timeout=30))
+        # Paths only: the query holds the sign-in's state and nonce, the redirect its code.
+        opened = urlsplit(browser.opened[0])
+        say(
+            f"    signed in as {restarted.username} through the emulator's hosted UI sign-in "
+            "page, driven headlessly (no browser needed)"
+        )
+        say(
+            f"    the client opened {opened.path}, received the redirect on "
+            f"{pool.redirect_uri} and exchanged the code at /oauth2/token"
+        )
+        revokes, logouts = emulator.count("oauth2/revoke"), emulator.count("logout")
+        signed_out = restarted.sign_out()
+        say(f"    sign_out() -> {signed_out!r}")
+        say(
+            f"    {emulator.count('oauth2/revoke') - revokes} revocation at /oauth2/revoke; "
+            f"the browser's hosted-UI session ended at /logout "
+            f"({emulator.count('logout') - logouts} visit)"
+        )
         say(f"    final state {restarted.current_user_state.value}")
         restarted.close()
     say("\nDemo finished.")

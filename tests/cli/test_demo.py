@@ -36,6 +36,19 @@ def test_demo_runs_the_whole_life_of_a_user() -> None:
         "initialize() -> signedIn as demo-user",
         "tokens served offline",
         "final state guest",
+        # The hosted UI: the emulator's sign-in page filled in by HostedUIBrowser, then a
+        # sign-out that revokes at /oauth2/revoke and ends the browser's session at /logout.
+        "10. show_sign_in(hosted_ui=...)",
+        "[user state] -> signedIn {'username': 'demo-user'}",
+        "signed in as demo-user through the emulator's hosted UI sign-in page, driven "
+        "headlessly (no browser needed)",
+        "the client opened /oauth2/authorize, received the redirect on http://127.0.0.1:",
+        "exchanged the code at /oauth2/token",
+        "[user state] -> guest",
+        "sign_out() -> SignOutResult(complete=True)",
+        "1 revocation at /oauth2/revoke; the browser's hosted-UI session ended at /logout "
+        "(1 visit)",
+        "final state guest",
         "Demo finished.",
     ]
     position = 0
@@ -43,9 +56,14 @@ def test_demo_runs_the_whole_life_of_a_user() -> None:
         found = out.find(step, position)
         assert found >= 0, f"missing or out of order: {step!r}\n{out}"
         position = found
-    # The demo prints claims and masked values, never a token or a secret key.
+    # The demo prints claims and masked values, never a token, a secret key, the password or
+    # the hosted UI's authorization code, state or nonce (only the paths of its URLs).
     assert "eyJ" not in out
     assert "SecretAccessKey" not in out
+    assert "Demo-Passw0rd!" not in out
+    assert "code=" not in out
+    assert "state=" not in out
+    assert "nonce=" not in out
 
 
 def test_cli_reports_an_unknown_spec_cleanly() -> None:
