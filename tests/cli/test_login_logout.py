@@ -28,8 +28,9 @@ import attrs
 import pexpect
 import pytest
 
-# tests/ui's helpers: this test process's code and no OS keyring in the child, the terminal
-# driver (tests/ is on sys.path through the rootdir conftest).
+# Shared test helpers (tests/ is on sys.path through the rootdir conftest): confirmed users,
+# and tests/ui's child environment (this test's code, no OS keyring) and terminal driver.
+from auth_testkit import confirmed_user
 from ui.conftest import TIMEOUT, TerminalUI, child_env
 
 from fsm_auth import AuthClient
@@ -184,24 +185,6 @@ def make_cli(tmp_path: Path) -> Iterator[Any]:
                 child.close(force=True)
 
 
-def user(emulator: Emulator, pool: Provisioned, name: str) -> str:
-    """A confirmed user of ``pool`` with PASSWORD."""
-    admin = emulator.admin_client()
-    admin.admin_create_user(
-        UserPoolId=pool.user_pool_id,
-        Username=name,
-        UserAttributes=[
-            {"Name": "email", "Value": f"{name}@example.com"},
-            {"Name": "email_verified", "Value": "true"},
-        ],
-        MessageAction="SUPPRESS",
-    )
-    admin.admin_set_user_password(
-        UserPoolId=pool.user_pool_id, Username=name, Password=PASSWORD, Permanent=True
-    )
-    return name
-
-
 def terminal_login(cli: Cli, name: str) -> None:
     """``fsm-auth login`` through the terminal UI, signed in as ``name``."""
     ui = cli.spawn("login")
@@ -239,7 +222,7 @@ SIGNED_OUT = "signedOut"
 def test_terminal_login_whoami_logout(
     way: str, make_cli: Any, emulator: Emulator, pool: Provisioned
 ) -> None:
-    name = user(emulator, pool, f"tess-{way}")
+    name = confirmed_user(emulator, pool, f"tess-{way}", PASSWORD)
     cli = make_cli(pool, way)
     assert cli.whoami() == {
         "state": SIGNED_OUT,
@@ -273,7 +256,7 @@ def test_terminal_login_whoami_logout(
 def test_a_wrong_password_then_ctrl_c_is_one_error_line_and_no_session(
     make_cli: Any, emulator: Emulator, pool: Provisioned
 ) -> None:
-    name = user(emulator, pool, "quinn")
+    name = confirmed_user(emulator, pool, "quinn", PASSWORD)
     cli = make_cli(pool, "cwd")
     ui = cli.spawn("login")
     ui.sign_in(name, WRONG_PASSWORD)
@@ -291,7 +274,7 @@ def test_a_wrong_password_then_ctrl_c_is_one_error_line_and_no_session(
 def test_logout_global_ends_the_sessions_on_every_device(
     make_cli: Any, emulator: Emulator, pool: Provisioned, no_os_keyring: None
 ) -> None:
-    name = user(emulator, pool, "gita")
+    name = confirmed_user(emulator, pool, "gita", PASSWORD)
     cli = make_cli(pool, "env")
     terminal_login(cli, name)
     # The command's own refresh token, read from its store as the next run would (the key is
@@ -327,7 +310,7 @@ def test_hosted_ui_login_whoami_logout(make_cli: Any, emulator: Emulator) -> Non
     """With a client secret: the command sends it to the token and revocation endpoints and
     never prints it."""
     pool = emulator.provision(hosted_ui=True, client_secret=True)
-    name = user(emulator, pool, "hana")
+    name = confirmed_user(emulator, pool, "hana", PASSWORD)
     cli = make_cli(pool, "cwd")
     client_secret = cli.config["CognitoUserPool"]["Default"]["AppClientSecret"]
     assert client_secret
