@@ -161,15 +161,15 @@ class SignInResult:
 class SignOutResult:
     """The outcome of ``sign_out``: the local session always ends; the rest is reported.
 
-    ``complete`` is True when every server-side step that was asked for happened. Otherwise
-    the ``AuthError`` of each step that did not happen says why (as Amplify Swift's partial
-    sign-out result): ``global_sign_out_error`` (the user's other sessions may still be
-    signed in), ``revoke_error`` (this session's refresh token may still be valid at the
-    server until it expires), ``hosted_ui_error`` (the browser's hosted-UI session; always
-    ``None`` until fsm-auth has a hosted UI), ``store_error`` (the signed-out state could not
-    be saved: the session store may still hold the signed-in session, which a restart or another
-    process sharing the store would restore; ``sign_out()`` again once the store is back
-    saves it). Errors never carry a token, so the ``repr`` shows none either.
+    ``complete`` is True when every server-side step that was asked for happened. Otherwise the
+    ``AuthError`` of each step that did not happen says why (as Amplify Swift's partial sign-out
+    result): ``global_sign_out_error`` (the user's other sessions may still be signed in),
+    ``revoke_error`` (this session's refresh token may still be valid at the server until it
+    expires), ``hosted_ui_error`` (a hosted-UI session's /logout could not be opened: the browser
+    may still be signed in at the hosted UI), ``store_error`` (the signed-out state could not be
+    saved: the session store may still hold the signed-in session, which a restart or another
+    process sharing the store would restore; ``sign_out()`` again once the store is back saves it).
+    Errors never carry a token, so the ``repr`` shows none either.
     """
 
     complete: bool

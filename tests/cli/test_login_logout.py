@@ -344,6 +344,27 @@ def test_hosted_ui_login_whoami_logout(make_cli: Any, emulator: Emulator) -> Non
     cli.assert_no_secret(client_secret, code)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # oidc-provider-mock's authlib use
+def test_login_with_an_upstream_provider(make_cli: Any, emulator: Emulator, upstream: str) -> None:
+    """``--provider Mock``: the authorize URL names the provider, the user picks a subject at
+    the real upstream OIDC provider, and the command signs in the federated user."""
+    pool = emulator.provision(hosted_ui=True)
+    pool.add_oidc_provider(
+        "Mock", issuer=upstream, client_id="emulator-at-upstream", client_secret="up-secret-01"
+    )
+    cli = make_cli(pool, "option")
+    env = cli.browser_env()
+    env["HOSTED_UI_SUB"] = "cli-fed-1"
+    done = cli.run("login", "--provider", "Mock", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Signed in as Mock_cli-fed-1.\n"
+    [visit] = cli.visited()
+    assert parse_qs(urlsplit(visit["opened"]).query)["identity_provider"] == ["Mock"]
+    who = cli.whoami()
+    assert (who["state"], who["username"]) == ("signedIn", "Mock_cli-fed-1")
+    cli.assert_no_secret("up-secret-01")
+
+
 def test_hosted_ui_cancel_is_one_line_naming_access_denied(
     make_cli: Any, emulator: Emulator
 ) -> None:
