@@ -31,7 +31,7 @@ _CLIENT_SETTINGS = (
     "SupportedIdentityProviders", "CallbackURLs", "LogoutURLs", "DefaultRedirectURI",
     "AllowedOAuthFlows", "AllowedOAuthScopes", "AllowedOAuthFlowsUserPoolClient",
     "AnalyticsConfiguration", "PreventUserExistenceErrors", "EnableTokenRevocation",
-    "EnablePropagateAdditionalUserContextData", "AuthSessionValidity",
+    "EnablePropagateAdditionalUserContextData", "AuthSessionValidity", "RefreshTokenRotation",
 )  # fmt: skip
 _counter = itertools.count(1)
 _READABLE = (
@@ -235,8 +235,22 @@ def provision(
     username_attributes: tuple[str, ...] = (),
     alias_attributes: tuple[str, ...] = (),
     hosted_ui: bool = False,
+    device_tracking: str | None = None,
+    challenge_required_on_new_device: bool = True,
+    refresh_token_rotation: bool = False,
+    refresh_grace_seconds: int = 60,
 ) -> Provisioned:
     """Create the resources in moto's backends directly (no HTTP, nothing recorded)."""
+    from ._rotation import rotation_config
+
+    rotation = rotation_config(refresh_token_rotation, refresh_grace_seconds)
+    if refresh_token_rotation:
+        # AWS: a rotating client must not allow REFRESH_TOKEN_AUTH (GetTokensFromRefreshToken
+        # refreshes there).
+        auth_flows = tuple(f for f in auth_flows if f != "ALLOW_REFRESH_TOKEN_AUTH")
+    from ._devices import device_configuration
+
+    devices = device_configuration(device_tracking, challenge_required_on_new_device)
     if mfa not in ("OFF", "OPTIONAL", "ON"):
         raise ValueError(f"mfa must be OFF, OPTIONAL or ON, not {mfa!r}")
     _check_sign_in_attributes(username_attributes, alias_attributes)
@@ -253,6 +267,8 @@ def provision(
         pool_config["UsernameAttributes"] = list(username_attributes)
     if alias_attributes:
         pool_config["AliasAttributes"] = list(alias_attributes)
+    if devices is not None:
+        pool_config["DeviceConfiguration"] = devices
     pool = backend.create_user_pool(name, pool_config)
     if mfa != "OFF":
         backend.set_user_pool_mfa_config(
@@ -273,6 +289,7 @@ def provision(
             "RefreshToken": "days",
         },
         "EnableTokenRevocation": True,
+        "RefreshTokenRotation": rotation,
         # moto puts only readable attributes into id tokens (the real default: all of them).
         "ReadAttributes": list(_READABLE),
     }

@@ -199,6 +199,10 @@ class Emulator:
         username_attributes: tuple[str, ...] = (),
         alias_attributes: tuple[str, ...] = (),
         hosted_ui: bool = False,
+        device_tracking: str | None = None,
+        challenge_required_on_new_device: bool = True,
+        refresh_token_rotation: bool = False,
+        refresh_grace_seconds: int = 60,
     ) -> Provisioned:
         """Create a user pool + app client (+ identity pool, + bucket); fast, in memory.
 
@@ -209,6 +213,15 @@ class Emulator:
         flow, the standard scopes, ``COGNITO`` sign-in, a loopback callback and sign-out URL
         on a port free now: :attr:`Provisioned.redirect_uri`, :attr:`Provisioned.sign_out_uri`)
         and the configuration gets its OAuth section.
+        ``device_tracking``: ``None`` (off), ``"always"`` (every confirmed device is
+        remembered) or ``"user_opt_in"`` (remembered once the user says so: Cognito's
+        ``DeviceOnlyRememberedOnUserPrompt``); ``challenge_required_on_new_device``: Cognito's
+        ``ChallengeRequiredOnNewDevice``, which lets a remembered device sign in with device
+        authentication instead of SMS/TOTP MFA.
+        ``refresh_token_rotation``: the app client rotates refresh tokens (Cognito's
+        ``RefreshTokenRotation``): ``GetTokensFromRefreshToken`` answers a new refresh token
+        each time, the old one lasts ``refresh_grace_seconds`` more (0 to 60) and is then
+        refused, and ``REFRESH_TOKEN_AUTH`` is refused on that client.
         The configuration points at :attr:`url`, so the port must be known: start first
         (or construct with a fixed port).
         """
@@ -232,6 +245,10 @@ class Emulator:
                 username_attributes=username_attributes,
                 alias_attributes=alias_attributes,
                 hosted_ui=hosted_ui,
+                device_tracking=device_tracking,
+                challenge_required_on_new_device=challenge_required_on_new_device,
+                refresh_token_rotation=refresh_token_rotation,
+                refresh_grace_seconds=refresh_grace_seconds,
             )
 
     def admin_client(self, service: str = "cognito-idp") -> Any:

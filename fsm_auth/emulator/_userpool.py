@@ -10,8 +10,10 @@ from typing import Any
 from . import _moto
 from ._auth import AuthFlows
 from ._codes import CodeBook, delivery_details
+from ._devices import DeviceBook
 from ._errors import CognitoError, not_authorized
 from ._records import CodeKind
+from ._rotation import RotationBook
 from ._tokens import TokenState
 
 Params = dict[str, Any]
@@ -25,10 +27,17 @@ class UserPoolLayer:
         self.tokens = tokens
         self.codes = codes
         self.auth = AuthFlows(tokens, codes)
+        self.devices = DeviceBook(self.auth, tokens.access_user, tokens.clock)
+        self.auth.devices = self.devices
+        self.rotation = RotationBook(tokens)
         self._handlers: dict[str, Callable[[Params], dict[str, Any] | None]] = {
-            "InitiateAuth": self.auth.initiate_auth,
+            "InitiateAuth": lambda params: self.devices.initiate_auth(
+                self.auth.initiate_auth, params
+            ),
             "AdminInitiateAuth": self.auth.admin_initiate_auth,
-            "RespondToAuthChallenge": self.auth.respond,
+            "RespondToAuthChallenge": lambda params: self.devices.respond(
+                self.auth.respond, params
+            ),
             "AssociateSoftwareToken": self.auth.associate_software_token,
             "VerifySoftwareToken": self.auth.verify_software_token,
             "ConfirmSignUp": self.confirm_sign_up,
@@ -42,16 +51,19 @@ class UserPoolLayer:
             "RevokeToken": self.revoke_token,
             "GlobalSignOut": self.global_sign_out,
             "AdminUserGlobalSignOut": self.admin_user_global_sign_out,
-            "ConfirmDevice": self.confirm_device,
             "AdminDeleteUser": self.admin_delete_user,
             "ChangePassword": self.change_password,
             "SignUp": self.sign_up,
             "AdminCreateUser": self.admin_create_user,
+            **self.devices.handlers(),
+            **self.rotation.handlers(),
         }
 
     def before(self, operation: str, params: Params) -> dict[str, Any] | None:
         """The layer's own answer, or ``None`` to let moto answer (after access checks)."""
         self.tokens.patch_pools()
+        # REFRESH_TOKEN_AUTH on a rotating app client is refused before anything else.
+        self.rotation.refuse_refresh_flow(operation, params)
         handler = self._handlers.get(operation)
         if handler is not None:
             return handler(params)
@@ -288,6 +300,7 @@ class UserPoolLayer:
         self.tokens.revoke_user(pool, user.username)
         self.codes.forget_user(pool.id, user.username)
         self.auth.totp.pop((pool.id, user.username), None)
+        self.devices.forget_user(pool.id, user.username)
         _moto.idp().admin_delete_user(pool.id, user.username)
 
     def revoke_token(self, params: Params) -> dict[str, Any]:
@@ -316,14 +329,6 @@ class UserPoolLayer:
         user = _moto.user_of(pool, str(params.get("Username", "")))
         self.tokens.revoke_user(pool, user.username)
         return {}
-
-    def confirm_device(self, params: Params) -> dict[str, Any]:
-        """ConfirmDevice: device tracking is not emulated (no token carries a device key)."""
-        self.tokens.access_user(params.get("AccessToken"))
-        raise CognitoError(
-            "InvalidParameterException",
-            "Device tracking is not supported by the fsm-auth emulator.",
-        )
 
 
 def _temporary_password() -> str:
