@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 import pyotp
 
-from . import _moto, _srp
+from . import _devices, _moto, _srp
 from ._codes import CodeBook, mask
 from ._errors import CognitoError, not_authorized
 from ._tokens import TokenState
@@ -33,6 +33,8 @@ class _Session:
     expires_at: float
     srp: _srp.SrpChallenge | None = None
     custom: bool = False
+    # The device key the sign-in presented (DEVICE_KEY), carried through its challenges.
+    device_key: str | None = None
 
 
 class AuthFlows:
@@ -48,6 +50,8 @@ class AuthFlows:
         self._pending_totp: dict[tuple[str, str], str] = {}
         # When AdminCreateUser issued a temporary password, by (pool, user).
         self.temp_password_issued: dict[tuple[str, str], float] = {}
+        # Remembered devices (set by the user-pool layer): may replace MFA after the password.
+        self.devices: _devices.DeviceBook | None = None
 
     # ---- sessions ----
     def _new_session(
@@ -60,7 +64,7 @@ class AuthFlows:
             username=username,
             challenge=challenge,
             expires_at=self.tokens.clock() + _SESSION_SECONDS,
-            **extra,
+            **{"device_key": _devices.presented(), **extra},
         )
         with self._lock:
             self._sessions[session.id] = session
@@ -79,6 +83,41 @@ class AuthFlows:
         if self.tokens.clock() > session.expires_at:
             raise not_authorized("Invalid session for the user, session is expired.")
         return session
+
+    # ---- sessions, for the device side (_devices) ----
+    def session_device_key(self, key: str | None) -> str | None:
+        """The device key carried by the session ``key`` (None if none, or no such session)."""
+        with self._lock:
+            session = self._sessions.get(key or "")
+        return None if session is None else session.device_key
+
+    def peek_session(self, key: str | None) -> _Session:
+        """The live session ``key`` (NotAuthorizedException otherwise), left in place."""
+        return self._peek_session(key)
+
+    def take_session(self, key: str | None, client_id: str, challenge: str) -> _Session:
+        """Take the session ``key`` of ``client_id``, which must be waiting for ``challenge``."""
+        session = self._take_session(key, client_id)
+        if session.challenge != challenge:
+            raise CognitoError(
+                "InvalidParameterException",
+                f"Invalid challenge name {challenge}; expected {session.challenge}",
+            )
+        return session
+
+    def new_device_session(
+        self,
+        pool_id: str,
+        client_id: str,
+        username: str,
+        device_key: str | None,
+        srp: _srp.SrpChallenge | None = None,
+    ) -> _Session:
+        """A session waiting for a device challenge (DEVICE_SRP_AUTH, then the verifier)."""
+        challenge = "DEVICE_SRP_AUTH" if srp is None else "DEVICE_PASSWORD_VERIFIER"
+        return self._new_session(
+            pool_id, client_id, username, challenge, srp=srp, device_key=device_key
+        )
 
     def _peek_session(self, key: str | None) -> _Session:
         with self._lock:
@@ -212,6 +251,10 @@ class AuthFlows:
         client: _moto.CognitoIdpUserPoolClient,
         user: _moto.CognitoIdpUser,
     ) -> dict[str, Any]:
+        if self.devices is not None:
+            device = self.devices.replaces_mfa(pool, client, user)
+            if device is not None:
+                return device
         mode = pool.mfa_config or "OFF"
         if mode in ("ON", "OPTIONAL"):
             phone = user.attribute_lookup.get("phone_number")

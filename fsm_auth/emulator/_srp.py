@@ -86,3 +86,21 @@ def signature_valid(challenge: SrpChallenge, timestamp: str, signature_b64: str)
     )
     expected = base64.standard_b64encode(hmac.new(key, message, hashlib.sha256).digest())
     return hmac.compare_digest(expected, signature_b64.encode())
+
+
+def start_with_verifier(
+    group_key: str, device_key: str, verifier: int, salt_hex: str, srp_a_hex: str
+) -> SrpChallenge:
+    """Begin a DEVICE_PASSWORD_VERIFIER round from the verifier and salt ConfirmDevice stored:
+    the same SRP-6a server side, with the device group key and device key in place of the
+    pool name and user (what the client's signature covers: group key | device key | secret
+    block | timestamp). ValueError if SRP_A is unusable."""
+    big_a = aws_srp.hex_to_long(srp_a_hex)
+    if big_a % _N == 0:
+        raise ValueError("SRP_A is zero modulo N")
+    small_b = aws_srp.get_random(128) % _N
+    big_b = (_K * verifier + pow(_G, small_b, _N)) % _N
+    secret_block = base64.standard_b64encode(os.urandom(64)).decode()
+    return SrpChallenge(
+        group_key, device_key, salt_hex, big_a, small_b, big_b, verifier, secret_block
+    )

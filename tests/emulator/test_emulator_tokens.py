@@ -130,11 +130,15 @@ def test_delete_user_by_access_token(
         idp.get_user(AccessToken=tokens["AccessToken"])
 
 
-def test_confirm_device_answers_a_clear_not_supported_error(
-    idp: Any, tokens: dict[str, Any]
-) -> None:
-    with pytest.raises(idp.exceptions.InvalidParameterException, match="not supported"):
-        idp.confirm_device(AccessToken=tokens["AccessToken"], DeviceKey="us-east-1_dev")
+def test_confirm_device_of_an_unknown_device_is_refused(idp: Any, tokens: dict[str, Any]) -> None:
+    # Device tracking is emulated (tests/emulator/test_devices.py): a key the pool never
+    # issued is refused as Cognito refuses it.
+    with pytest.raises(idp.exceptions.ResourceNotFoundException, match="Device does not exist"):
+        idp.confirm_device(
+            AccessToken=tokens["AccessToken"],
+            DeviceKey="us-east-1_dev",
+            DeviceSecretVerifierConfig={"PasswordVerifier": "AQ==", "Salt": "AQ=="},
+        )
 
 
 def test_moto_error_that_echoes_a_secret_is_scrubbed(emulator: Emulator, pool: Provisioned) -> None:
