@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 import pyotp
 
-from . import _devices, _moto, _srp
+from . import _devices, _mfa, _moto, _srp
 from ._codes import CodeBook, mask
 from ._errors import CognitoError, not_authorized
 from ._tokens import TokenState
@@ -52,6 +52,8 @@ class AuthFlows:
         self.temp_password_issued: dict[tuple[str, str], float] = {}
         # Remembered devices (set by the user-pool layer): may replace MFA after the password.
         self.devices: _devices.DeviceBook | None = None
+        # MFA beyond moto: the pool's types, preferences, e-mail MFA, the second factor.
+        self.mfa = _mfa.MFABook(self)
 
     # ---- sessions ----
     def _new_session(
@@ -255,41 +257,10 @@ class AuthFlows:
             device = self.devices.replaces_mfa(pool, client, user)
             if device is not None:
                 return device
-        mode = pool.mfa_config or "OFF"
-        if mode in ("ON", "OPTIONAL"):
-            phone = user.attribute_lookup.get("phone_number")
-            sms_ok = bool(user.sms_mfa_enabled and phone)
-            totp_ok = bool(
-                user.software_token_mfa_enabled and (pool.id, user.username) in self.totp
-            )
-            if mode == "ON" and not (sms_ok or totp_ok):
-                if phone and pool.sms_mfa_config:
-                    return self._sms_challenge(pool, client, user)
-                session = self._new_session(pool.id, client.id, user.username, "MFA_SETUP")
-                return {
-                    "ChallengeName": "MFA_SETUP",
-                    "Session": session.id,
-                    "ChallengeParameters": {"MFAS_CAN_SETUP": '["SOFTWARE_TOKEN_MFA"]'},
-                }
-            if sms_ok and totp_ok:
-                preferred = user.preferred_mfa_setting or ""
-                if preferred == "SMS_MFA":
-                    return self._sms_challenge(pool, client, user)
-                if preferred == "SOFTWARE_TOKEN_MFA":
-                    return self._totp_challenge(pool, client, user)
-                session = self._new_session(pool.id, client.id, user.username, "SELECT_MFA_TYPE")
-                return {
-                    "ChallengeName": "SELECT_MFA_TYPE",
-                    "Session": session.id,
-                    "ChallengeParameters": {
-                        "MFAS_CAN_CHOOSE": '["SMS_MFA","SOFTWARE_TOKEN_MFA"]',
-                        "USER_ID_FOR_SRP": user.username,
-                    },
-                }
-            if totp_ok:
-                return self._totp_challenge(pool, client, user)
-            if sms_ok:
-                return self._sms_challenge(pool, client, user)
+        # Which second factor, if any (SMS, TOTP, e-mail; a choice; a set-up): _mfa.
+        challenge = self.mfa.second_factor(pool, client, user)
+        if challenge is not None:
+            return challenge
         result: dict[str, Any] = _moto.idp()._log_user_in(pool, client, user.username)
         return result
 
@@ -358,6 +329,9 @@ class AuthFlows:
             return self._after_password(pool, client, user, custom=session.custom)
         if name == "NEW_PASSWORD_REQUIRED":
             return self._new_password(pool, client, user, answers)
+        handled = self.mfa.respond(pool, client, user, session, name, answers)
+        if handled is not None:
+            return handled
         if name == "SMS_MFA":
             self._check_code(
                 lambda: self.codes.check(

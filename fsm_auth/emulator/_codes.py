@@ -17,6 +17,7 @@ CODE_LIFETIME: dict[str, float] = {
     "attribute": 24 * 3600.0,
     "forgot_password": 3600.0,
     "sms_mfa": 180.0,
+    "email_mfa": 180.0,
     "custom_challenge": 180.0,
     "temporary_password": 7 * 24 * 3600.0,
 }

@@ -239,8 +239,12 @@ def provision(
     challenge_required_on_new_device: bool = True,
     refresh_token_rotation: bool = False,
     refresh_grace_seconds: int = 60,
+    mfa_types: tuple[str, ...] = ("SMS", "TOTP"),
 ) -> Provisioned:
     """Create the resources in moto's backends directly (no HTTP, nothing recorded)."""
+    from ._mfa import check_mfa_types, configure_pool
+
+    check_mfa_types(mfa_types)
     from ._rotation import rotation_config
 
     rotation = rotation_config(refresh_token_rotation, refresh_grace_seconds)
@@ -270,13 +274,8 @@ def provision(
     if devices is not None:
         pool_config["DeviceConfiguration"] = devices
     pool = backend.create_user_pool(name, pool_config)
-    if mfa != "OFF":
-        backend.set_user_pool_mfa_config(
-            pool.id,
-            {"SmsAuthenticationMessage": "Your code is {####}", "SmsConfiguration": {}},
-            {"Enabled": True},
-            mfa,
-        )
+    # The MFA types the pool offers: moto's SMS/TOTP configuration, e-mail beside it (_mfa).
+    configure_pool(pool, mfa_types, mfa)
     client_config: dict[str, Any] = {
         "ClientName": name,
         "ExplicitAuthFlows": list(auth_flows),

@@ -8,7 +8,13 @@ from typing import Any, Literal
 import attrs
 
 CodeKind = Literal[
-    "sign_up", "forgot_password", "attribute", "sms_mfa", "temporary_password", "custom_challenge"
+    "sign_up",
+    "forgot_password",
+    "attribute",
+    "sms_mfa",
+    "email_mfa",
+    "temporary_password",
+    "custom_challenge",
 ]
 
 

@@ -203,6 +203,7 @@ class Emulator:
         challenge_required_on_new_device: bool = True,
         refresh_token_rotation: bool = False,
         refresh_grace_seconds: int = 60,
+        mfa_types: tuple[str, ...] = ("SMS", "TOTP"),
     ) -> Provisioned:
         """Create a user pool + app client (+ identity pool, + bucket); fast, in memory.
 
@@ -222,6 +223,9 @@ class Emulator:
         ``RefreshTokenRotation``): ``GetTokensFromRefreshToken`` answers a new refresh token
         each time, the old one lasts ``refresh_grace_seconds`` more (0 to 60) and is then
         refused, and ``REFRESH_TOKEN_AUTH`` is refused on that client.
+        ``mfa_types``: the MFA the pool offers when ``mfa`` is ``"ON"`` or ``"OPTIONAL"``,
+        any of ``"SMS"``, ``"TOTP"`` and ``"EMAIL"`` (e-mail codes are recorded with kind
+        ``"email_mfa"``).
         The configuration points at :attr:`url`, so the port must be known: start first
         (or construct with a fixed port).
         """
@@ -249,6 +253,7 @@ class Emulator:
                 challenge_required_on_new_device=challenge_required_on_new_device,
                 refresh_token_rotation=refresh_token_rotation,
                 refresh_grace_seconds=refresh_grace_seconds,
+                mfa_types=mfa_types,
             )
 
     def admin_client(self, service: str = "cognito-idp") -> Any:

@@ -56,6 +56,7 @@ class UserPoolLayer:
             "SignUp": self.sign_up,
             "AdminCreateUser": self.admin_create_user,
             **self.devices.handlers(),
+            **self.auth.mfa.handlers(),
             **self.rotation.handlers(),
         }
 
@@ -78,6 +79,8 @@ class UserPoolLayer:
             return self._after_sign_up(params, answer)
         if operation == "AdminCreateUser":
             return self._after_admin_create_user(params, answer)
+        if operation in self.auth.mfa.AMENDS:
+            return self.auth.mfa.amend(operation, params, answer)
         return answer
 
     # ---- delivery ----
