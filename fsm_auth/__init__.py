@@ -50,6 +50,8 @@ from fsm_auth.errors import (
 )
 
 if TYPE_CHECKING:
+    from fsm_auth._devices import Device
+    from fsm_auth._mfa import MFAPreference, MFAPreferences, TOTPSetup
     from fsm_auth.client import AuthClient, UserStateListener
     from fsm_auth.plugins import PluginRegistry
     from fsm_auth.provider import (
@@ -94,6 +96,10 @@ _LAZY = {
     "SignUpResult": "fsm_auth.values",
     "Tokens": "fsm_auth.values",
     "UserState": "fsm_auth.values",
+    "MFAPreference": "fsm_auth._mfa",
+    "MFAPreferences": "fsm_auth._mfa",
+    "TOTPSetup": "fsm_auth._mfa",
+    "Device": "fsm_auth._devices",
     "AuthClient": "fsm_auth.client",
     "UserStateListener": "fsm_auth.client",
     "FileSessionStore": "fsm_auth.session",
@@ -117,6 +123,7 @@ __all__ = [
     "CodeDeliveryDetails",
     "CodeMismatchError",
     "ConfigError",
+    "Device",
     "ExpiredCodeError",
     "FileSessionStore",
     "ForgotPasswordResult",
@@ -132,6 +139,8 @@ __all__ = [
     "InvalidParameterError",
     "InvalidPasswordError",
     "LimitExceededError",
+    "MFAPreference",
+    "MFAPreferences",
     "MemorySessionStore",
     "NetworkError",
     "NotAuthorizedError",
@@ -153,6 +162,7 @@ __all__ = [
     "SignOutResult",
     "SignUpResult",
     "SpecError",
+    "TOTPSetup",
     "Tokens",
     "TooManyRequestsError",
     "UnableToSignInError",

@@ -22,6 +22,8 @@ from fsm_auth.errors import (
     ClientClosedError,
     IdentityPoolNotConfiguredError,
     InvalidParameterError,
+    NotSignedInError,
+    ResourceNotFoundError,
     SignInCancelledError,
 )
 from fsm_auth.session._validity import DEFAULT_MIN_VALIDITY
@@ -41,9 +43,11 @@ from fsm_auth.values import (
 if TYPE_CHECKING:
     import boto3
 
+    from fsm_auth._devices import Device, DeviceProvider, DeviceSecret
+    from fsm_auth._mfa import MFAPreference, MFAPreferences, TOTPSetup
     from fsm_auth.config import AuthConfig, IdentityPoolConfig
     from fsm_auth.plugins import PluginRegistry
-    from fsm_auth.provider import UserPoolProvider
+    from fsm_auth.provider import UserPoolMFAProvider, UserPoolProvider
     from fsm_auth.session._store import UnscopedSessionStore
     from fsm_auth.signin._driver import SignInDriver
     from fsm_auth.transport import RetryPolicy
@@ -261,6 +265,108 @@ class AuthClient:
         self._user_pool().delete_user(self._access_token())
         self._session.sign_out()
 
+    # -- MFA management ------------------------------------------------------------------------
+
+    def set_up_totp(self) -> TOTPSetup:
+        """Start setting up an authenticator app (TOTP) for the signed-in user: the secret to
+        enter in it (``.uri(issuer)`` for a QR code). Not active until
+        :meth:`verify_totp_setup`."""
+        provider, access_token = self._mfa_provider()
+        from fsm_auth._mfa import TOTPSetup
+
+        secret = provider.associate_software_token(access_token)
+        return TOTPSetup(secret, self.username)
+
+    def verify_totp_setup(self, code: str, *, friendly_device_name: str | None = None) -> None:
+        """Finish the TOTP set-up with a code the authenticator shows. A wrong code raises
+        :class:`CodeMismatchError` and may be tried again. TOTP is then set up, not yet on:
+        :meth:`update_mfa_preference` turns it on."""
+        _require_text(code=code)
+        if friendly_device_name is not None:
+            _require_text(friendly_device_name=friendly_device_name)
+        provider, access_token = self._mfa_provider()
+        provider.verify_software_token(
+            access_token, code, friendly_device_name=friendly_device_name
+        )
+
+    def update_mfa_preference(
+        self,
+        *,
+        sms: MFAPreference | str | None = None,
+        totp: MFAPreference | str | None = None,
+        email: MFAPreference | str | None = None,
+    ) -> None:
+        """Turn the signed-in user's MFA types on or off and choose the preferred one (an
+        :class:`MFAPreference` each; ``None`` leaves a type as it is)."""
+        from fsm_auth._mfa import MFAPreference
+
+        asked = {"SMS": sms, "TOTP": totp, "EMAIL": email}
+        preferences = {
+            name: MFAPreference.of(value, name.lower())
+            for name, value in asked.items()
+            if value is not None
+        }
+        if not preferences:
+            raise InvalidParameterError("update_mfa_preference needs sms, totp or email")
+        if sum(p is MFAPreference.PREFERRED for p in preferences.values()) > 1:
+            raise InvalidParameterError("Only one MFA type can be PREFERRED")
+        provider, access_token = self._mfa_provider()
+        provider.set_user_mfa_preference(access_token, preferences)
+
+    def fetch_mfa_preference(self) -> MFAPreferences:
+        """The signed-in user's MFA types that are on, and the preferred one."""
+        provider, access_token = self._mfa_provider()
+        return provider.get_user_mfa_preference(access_token)
+
+    # -- remembered devices --------------------------------------------------------------------
+
+    def remember_device(self) -> None:
+        """Have the user pool remember this device for the signed-in user, where the pool
+        remembers devices on the user's say-so (where it remembers every device, a sign-in
+        already did). A remembered device then signs in without MFA where the pool says so.
+        Raises :class:`InvalidParameterError` when the sign-in confirmed no device for the
+        user (the pool tracks no devices)."""
+        provider, access_token = self._device_provider()
+        username, device = self._this_device()
+        if device is None:
+            raise InvalidParameterError(
+                "The user pool tracks no device here for this user (device tracking is off, "
+                "or the device could not be confirmed at sign-in)"
+            )
+        provider.update_device_status(access_token, device.key, True)
+        import attrs
+
+        self._session.change_device(username, attrs.evolve(device, remembered=True))
+
+    def forget_device(self, device_key: str | None = None) -> None:
+        """Forget a device of the signed-in user at the user pool: this device by default
+        (also dropped here: the next sign-in is a new device's, and asks MFA again where the
+        pool asks it), or another one by its :attr:`Device.key` (from :meth:`list_devices`).
+        Forgetting this device when none is tracked does nothing."""
+        if device_key is not None:
+            _require_text(device_key=device_key)
+        provider, access_token = self._device_provider()
+        username, device = self._this_device()
+        key = device_key if device_key is not None else (device.key if device else None)
+        if key is None:
+            return
+        this_device = device is not None and key == device.key
+        try:
+            provider.forget_device(access_token, key)
+        except ResourceNotFoundError:
+            if not this_device:
+                raise
+            # Already forgotten at the pool (from another device): drop it here as well.
+        if this_device:
+            self._session.change_device(username, None)
+
+    def list_devices(self, *, limit: int = 60) -> list[Device]:
+        """The devices the user pool tracks for the signed-in user (at most ``limit``)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidParameterError("limit must be a positive integer")
+        provider, access_token = self._device_provider()
+        return provider.list_devices(access_token, limit)
+
     # -- sign-in and sign-out ------------------------------------------------------------------
 
     def sign_in(
@@ -365,15 +471,19 @@ class AuthClient:
 
     # -- tokens and AWS credentials ------------------------------------------------------------
 
-    def get_tokens(self, *, wait: bool = True, timeout: float | None = None) -> Tokens:
+    def get_tokens(
+        self, *, wait: bool = True, timeout: float | None = None, force_refresh: bool = False
+    ) -> Tokens:
         """Valid user-pool tokens: from the cache (no network call), else refreshed first.
 
         While the user must sign in again, waits for that sign-in (``wait=True``) until
         :meth:`release_sign_in_wait` or ``timeout`` (then :class:`UnableToSignInError`);
-        ``wait=False`` raises at once.
+        ``wait=False`` raises at once. ``force_refresh=True`` refreshes even valid tokens
+        (new claims after an attribute change, say): one request for every caller asking at
+        once, and a rotated refresh token is saved before the tokens are returned.
         """
         self._open()
-        return self._session.tokens(wait=wait, timeout=timeout)
+        return self._session.tokens(wait=wait, timeout=timeout, force_refresh=force_refresh)
 
     def release_sign_in_wait(self) -> None:
         """End every wait for sign-in: the waiting calls raise :class:`UnableToSignInError`."""
@@ -428,6 +538,38 @@ class AuthClient:
     def _sign_in(self) -> SignInDriver:
         self._user_pool()
         return self._session.sign_in_machine()
+
+    def _mfa_provider(self) -> tuple[UserPoolMFAProvider, str]:
+        """The user-pool provider as an MFA manager, and a fresh access token."""
+        from fsm_auth.errors import ProviderError
+        from fsm_auth.provider import UserPoolMFAProvider
+
+        provider = self._user_pool()
+        if not isinstance(provider, UserPoolMFAProvider):
+            raise ProviderError(
+                f"The user-pool provider {type(provider).__name__} does not manage MFA"
+            )
+        return provider, self._access_token()
+
+    def _device_provider(self) -> tuple[DeviceProvider, str]:
+        """The user-pool provider as a device manager, and a fresh access token."""
+        from fsm_auth._devices import DeviceProvider
+        from fsm_auth.errors import ProviderError
+
+        provider = self._user_pool()
+        if not isinstance(provider, DeviceProvider):
+            raise ProviderError(
+                f"The user-pool provider {type(provider).__name__} does not manage devices"
+            )
+        return provider, self._access_token()
+
+    def _this_device(self) -> tuple[str, DeviceSecret | None]:
+        """The signed-in user's name and this device as they confirmed it (or None)."""
+        record = self._session.record
+        username = record.username
+        if username is None:
+            raise NotSignedInError("No user pool user is signed in")
+        return username, record.device_of(username)
 
     def _access_token(self) -> str:
         self._open()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from collections.abc import Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,8 @@ from fsm_auth.errors import (
 from fsm_auth.provider import RawTokens
 from fsm_auth.signin import Answer, Challenge, Prompt, ServiceCall, SignedIn, SignInFlow
 from fsm_auth.values import CodeDeliveryDetails
+
+from ._devices import device_password_verifier, device_srp_auth
 
 if TYPE_CHECKING:
     from fsm_auth.config import UserPoolConfig
@@ -129,6 +132,9 @@ class _Exchange:
     responses: dict[str, Any] = attrs.Factory(dict)
     srp: Any = None
     srp_auth: Mapping[str, Any] = attrs.Factory(dict)
+    # This device (a DeviceSecret) when the session remembers one, and its SRP round.
+    device: Any = None
+    device_srp: Any = None
 
     def with_secret(self, target: dict[str, Any], username: str | None = None) -> None:
         if self.pool.app_client_secret:
@@ -198,6 +204,8 @@ def _verify_software_token(
 
 STEPS: Mapping[str, _Step] = {
     "password_verifier": _password_verifier,
+    "device_srp_auth": device_srp_auth,
+    "device_password_verifier": device_password_verifier,
     "associate_software_token": _associate_software_token,
     "verify_software_token": _verify_software_token,
 }
@@ -215,8 +223,16 @@ def cognito_sign_in(pool: UserPoolConfig, request: SignInRequest) -> SignInFlow:
         raise InvalidParameterError(f"A password is needed to sign in with {flow}")
     metadata = {**dict(request.validation_data or {}), **dict(request.client_metadata or {})}
     exchange = _Exchange(
-        pool=pool, username=request.username, session=None, raw_parameters={}, parameters={}
+        pool=pool,
+        username=request.username,
+        session=None,
+        raw_parameters={},
+        parameters={},
+        device=request.device,
     )
+    # The remembered device's key goes with the sign-in (Cognito reads it with SRP's
+    # PASSWORD_VERIFIER, or at once for a password flow) and its password stays here.
+    device_key = getattr(request.device, "key", None)
     auth: dict[str, Any] = {"USERNAME": request.username}
     if flow == "USER_SRP_AUTH":
         # Imported here: pycognito imports boto3 at module level.
@@ -229,12 +245,17 @@ def cognito_sign_in(pool: UserPoolConfig, request: SignInRequest) -> SignInFlow:
             client_id=pool.app_client_id,
             client=_NO_CLIENT,
             client_secret=pool.app_client_secret,
+            device_key=device_key,
+            device_group_key=getattr(request.device, "group_key", None),
+            device_password=getattr(request.device, "password", None),
         )
         auth = dict(exchange.srp.get_auth_params())
         exchange.srp_auth = auth
     else:
         if flow == "USER_PASSWORD_AUTH":
             auth["PASSWORD"] = request.password
+            if device_key is not None:
+                auth["DEVICE_KEY"] = device_key
         exchange.with_secret(auth)
     answer = yield ServiceCall(
         "initiate_auth",
@@ -338,6 +359,8 @@ def _answer_with_user(
     error: the caller sees it raised and may answer the same challenge once more, in the same
     session, as Cognito allows.
     """
+    if challenge.options:
+        challenge = yield from _choose_option(challenge, exchange)
     if challenge.before_prompt is not None:
         yield from STEPS[challenge.before_prompt](exchange, None)
     prompt = Prompt(
@@ -369,6 +392,63 @@ def _answer_with_user(
             return answered
         except _RETRYABLE as exc:
             prompt = attrs.evolve(prompt, error=exc)
+
+
+def _choose_option(challenge: Challenge, exchange: _Exchange) -> Generator[Any, Any, Challenge]:
+    """The option of ``challenge`` to answer (MFA_SETUP: what to set up), asked of the caller
+    when the service offers several; the declaration that asks it next.
+
+    Only the choices the service lists and the spec declares are offered; the ``choices``
+    parameter then lists the one chosen, as Amplify does when it asks the same challenge again.
+    """
+    assert challenge.options is not None
+    assert challenge.choices is not None
+    key = challenge.choices
+    listed = _json_list(exchange.parameters.get(key))
+    if listed is None:
+        # The service listed nothing to choose from: the first option declared.
+        offered = [next(iter(challenge.options))]
+    else:
+        offered = [choice for choice in listed if choice in challenge.options]
+    if not offered:
+        raise ChallengeNotSupportedError(
+            f"The service offers {challenge.name} with {', '.join(listed or ()) or 'nothing'}, "
+            "none of which the sign-in spec declares",
+            code=challenge.name,
+        )
+    chosen = offered[0]
+    if len(offered) > 1:
+        prompt = Prompt(challenge.name, {**exchange.parameters, key: json.dumps(offered)})
+        while True:
+            reply = yield prompt
+            if not isinstance(reply, Answer):
+                raise InvalidParameterError("A challenge needs an answer")
+            picked = [c for c in offered if c.casefold() == reply.response.strip().casefold()]
+            if picked:
+                chosen = picked[0]
+                break
+            # The answer is not echoed: a code typed here by mistake must not reach a log.
+            prompt = attrs.evolve(
+                prompt,
+                error=InvalidParameterError(
+                    f"{challenge.name} is answered with one of {', '.join(offered)}"
+                ),
+            )
+    exchange.parameters[key] = json.dumps([chosen])
+    return challenge.option(chosen)
+
+
+def _json_list(value: str | None) -> list[str] | None:
+    """A challenge parameter that lists names (a JSON list of strings); None when absent."""
+    if value is None:
+        return None
+    try:
+        listed = json.loads(value)
+    except ValueError:
+        listed = None
+    if not isinstance(listed, list) or not all(isinstance(v, str) for v in listed):
+        raise InvalidParameterError("The service's challenge parameters are malformed: a list")
+    return listed
 
 
 def _code_delivery(parameters: Mapping[str, str]) -> CodeDeliveryDetails | None:

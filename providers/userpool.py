@@ -10,23 +10,30 @@ tokens just received), the refresh, and the identity pool's ``Logins`` key for t
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from fsm_auth.errors import InvalidParameterError, UserPoolNotConfiguredError
+from fsm_auth._devices import Device, device_from_service
+from fsm_auth.errors import InvalidParameterError, ServiceError, UserPoolNotConfiguredError
 from fsm_auth.provider import ProviderContext, RawTokens
 from fsm_auth.session import JWKSCache, TokenVerifier, jwks_url, shared_jwks
 from fsm_auth.signin import ServiceCall, SignInFlow, SignInRequest
 from fsm_auth.values import CodeDeliveryDetails, ForgotPasswordResult, SignUpResult, Tokens
 
+from . import _mfa
+from ._devices import with_device
 from ._sign_in import STEPS, cognito_sign_in, raw_tokens, secret_hash
 
 if TYPE_CHECKING:
+    from fsm_auth._mfa import MFAPreference, MFAPreferences
     from fsm_auth.config import UserPoolConfig
 
 __all__ = ["UserPoolProvider", "secret_hash"]
+
+_log = logging.getLogger("fsm_auth.userpool")
 
 
 class _PoolKeys(JWKSCache):
@@ -50,6 +57,11 @@ class _PoolKeys(JWKSCache):
         seen = {jwk.get("kid") for jwk in own}
         fetched = [jwk for jwk in self._fetched.export()["keys"] if jwk.get("kid") not in seen]
         return {"keys": own + fetched}
+
+
+# What a service answers for an operation it does not know: AWS's protocol error, and
+# cognito-local's (a 500 with ``CognitoLocal#Unsupported``).
+_UNKNOWN_OPERATION = frozenset({"UnknownOperationException", "Unsupported"})
 
 
 def _clean(mapping: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -89,6 +101,8 @@ class UserPoolProvider:
         # from tokens read back from storage, whose iat is old). Bounded: a few in flight.
         self._received: OrderedDict[bytes, float] = OrderedDict()
         self._received_lock = threading.Lock()
+        # Set once the service says it has no GetTokensFromRefreshToken (cognito-local).
+        self._legacy_refresh = False
 
     def __repr__(self) -> str:
         return f"UserPoolProvider(pool_id={self._pool.pool_id!r})"
@@ -176,8 +190,10 @@ class UserPoolProvider:
     # -- sign-in, tokens ----------------------------------------------------------------------
 
     def sign_in(self, request: SignInRequest) -> SignInFlow:
-        """The Cognito challenge loop for ``request`` as a flow without I/O."""
-        return cognito_sign_in(self._pool, request)
+        """The Cognito challenge loop for ``request`` as a flow without I/O, with this device
+        (``request.device``): presented, recovered if the service forgot it, confirmed when
+        the service answers a new one (``providers._devices``)."""
+        return with_device(self._pool, request, cognito_sign_in)
 
     def perform(self, call: ServiceCall) -> Mapping[str, Any]:
         """Send one request of a sign-in flow."""
@@ -213,23 +229,56 @@ class UserPoolProvider:
         exported = self._jwks.export()
         return exported if exported["keys"] else None
 
-    def refresh(self, tokens: Tokens) -> RawTokens:
-        """New id and access tokens from the refresh token (the refresh token is kept)."""
+    def refresh(self, tokens: Tokens, *, device_key: str | None = None) -> RawTokens:
+        """New id and access tokens from the refresh token, through ``GetTokensFromRefreshToken``
+        (with the client secret when there is one): on an app client that rotates refresh
+        tokens the answer carries a new refresh token, which the returned tokens hold (else
+        the refresh token is kept). ``device_key``: the remembered device's key, which Cognito
+        requires at refresh when device tracking is on.
+
+        A service without that operation (cognito-local) is asked once, then this provider
+        refreshes with ``InitiateAuth`` ``REFRESH_TOKEN_AUTH`` (which a rotating client would
+        refuse, so it is never the first choice)."""
         if not tokens.refresh_token:
             raise InvalidParameterError("The session has no refresh token")
-        auth: dict[str, Any] = {"REFRESH_TOKEN": tokens.refresh_token}
+        if not self._legacy_refresh:
+            params: dict[str, Any] = {
+                "ClientId": self._client_id,
+                "RefreshToken": tokens.refresh_token,
+                "ClientSecret": self._pool.app_client_secret or None,
+                "DeviceKey": device_key,
+            }
+            try:
+                answer = self._call("get_tokens_from_refresh_token", params, tokens.refresh_token)
+            except ServiceError as exc:
+                if exc.code not in _UNKNOWN_OPERATION:
+                    raise
+                # Remembered: the service will not learn the operation while this runs.
+                self._legacy_refresh = True
+                _log.info("The user pool lacks GetTokensFromRefreshToken; using REFRESH_TOKEN_AUTH")
+            else:
+                return self._refreshed(answer, tokens.refresh_token)
+        auth: dict[str, Any] = {"REFRESH_TOKEN": tokens.refresh_token, "DEVICE_KEY": device_key}
         # The internal user name (the access token's `username`), not an alias.
         self._with_secret(auth, tokens.username or "", "SECRET_HASH")
         answer = self._call(
             "initiate_auth",
-            {"AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": self._client_id, "AuthParameters": auth},
+            {
+                "AuthFlow": "REFRESH_TOKEN_AUTH",
+                "ClientId": self._client_id,
+                "AuthParameters": _clean(auth),
+            },
             tokens.refresh_token,
         )
+        return self._refreshed(answer, tokens.refresh_token)
+
+    def _refreshed(self, answer: Any, refresh_token: str) -> RawTokens:
+        """The tokens of a refresh answer: its refresh token when it rotated one, else ours."""
         result = answer.get("AuthenticationResult")
         if not result:
             raise InvalidParameterError("The refresh answered without tokens")
         self._note_received(answer)
-        return raw_tokens(result, tokens.refresh_token)
+        return raw_tokens(result, refresh_token)
 
     def logins(self, tokens: Tokens) -> Mapping[str, str]:
         """``{cognito-idp.<region>.amazonaws.com/<pool id>: id token}``."""
@@ -318,9 +367,78 @@ class UserPoolProvider:
         """Revoke every session of the user, on every device."""
         self._call("global_sign_out", {"AccessToken": access_token}, access_token)
 
+    # -- remembered devices ------------------------------------------------------------------
+
+    def update_device_status(self, access_token: str, device_key: str, remembered: bool) -> None:
+        """Remember the device ``device_key`` (or stop remembering it)."""
+        self._call(
+            "update_device_status",
+            {
+                "AccessToken": access_token,
+                "DeviceKey": device_key,
+                "DeviceRememberedStatus": "remembered" if remembered else "not_remembered",
+            },
+            access_token,
+            device_key,
+        )
+
+    def forget_device(self, access_token: str, device_key: str) -> None:
+        """Forget the device ``device_key``: a sign-in presenting it is then refused."""
+        self._call(
+            "forget_device",
+            {"AccessToken": access_token, "DeviceKey": device_key},
+            access_token,
+            device_key,
+        )
+
+    def list_devices(self, access_token: str, limit: int) -> list[Device]:
+        """The user's devices, at most ``limit`` (the service gives at most 60 a page)."""
+        devices: list[Device] = []
+        token: str | None = None
+        while len(devices) < limit:
+            answer = self._call(
+                "list_devices",
+                {
+                    "AccessToken": access_token,
+                    "Limit": min(60, limit - len(devices)),
+                    "PaginationToken": token,
+                },
+                access_token,
+            )
+            listed = answer.get("Devices") if isinstance(answer, Mapping) else None
+            if not isinstance(listed, list):
+                raise InvalidParameterError("The service's ListDevices answer has no device list")
+            devices.extend(device_from_service(d) for d in listed if isinstance(d, Mapping))
+            token = answer.get("PaginationToken")
+            if not isinstance(token, str) or not token or not listed:
+                break
+        return devices[:limit]
+
     def revoke_token(self, refresh_token: str) -> None:
         """Revoke this session's refresh token (and the tokens issued from it)."""
         params: dict[str, Any] = {"Token": refresh_token, "ClientId": self._client_id}
         if self._pool.app_client_secret:
             params["ClientSecret"] = self._pool.app_client_secret
         self._call("revoke_token", params, refresh_token)
+
+    # -- MFA management ------------------------------------------------------------------------
+
+    def associate_software_token(self, access_token: str) -> str:
+        """A new TOTP secret for the signed-in user (``AssociateSoftwareToken``)."""
+        return _mfa.associate_software_token(self._call, access_token)
+
+    def verify_software_token(
+        self, access_token: str, code: str, *, friendly_device_name: str | None
+    ) -> None:
+        """Confirm the TOTP secret with a first code (``VerifySoftwareToken``)."""
+        _mfa.verify_software_token(self._call, access_token, code, friendly_device_name)
+
+    def set_user_mfa_preference(
+        self, access_token: str, preferences: Mapping[str, MFAPreference]
+    ) -> None:
+        """Turn MFA types on or off and pick the preferred one (``SetUserMFAPreference``)."""
+        _mfa.set_user_mfa_preference(self._call, access_token, preferences)
+
+    def get_user_mfa_preference(self, access_token: str) -> MFAPreferences:
+        """The MFA types on for the user and the preferred one (``GetUser``)."""
+        return _mfa.get_user_mfa_preference(self._call, access_token)

@@ -9,7 +9,11 @@ This module is the only place that knows the document's shape. Schema 2 (this re
               "hosted_ui": true (only for a hosted-UI sign-in)}
            | {"kind": "federated", "provider": ..., "token": ..., "identity_id": ...,
               "custom_role_arn": ..., "identity": IDENTITY},
-     "guest": {"identity_id": ..., "access": true | false | null, "credentials": CREDENTIALS}}
+     "guest": {"identity_id": ..., "access": true | false | null, "credentials": CREDENTIALS},
+     "devices": {username: {"key", "group_key", "password", "remembered", "login"}}}
+
+``devices`` (this device as each user confirmed it; kept across sign-out) is optional: a
+document without it (0.2's) has no device, and a release without devices ignores it.
 
     IDENTITY = {"identity_id": ..., "credentials": CREDENTIALS}
     CREDENTIALS = null | {"access_key_id", "secret_access_key", "session_token", "expiration"}
@@ -30,6 +34,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from fsm_auth._devices import DeviceSecret
 from fsm_auth.errors import AuthError
 from fsm_auth.provider import RawTokens
 from fsm_auth.values import AWSCredentials, Tokens
@@ -62,6 +67,25 @@ def to_document(record: SessionRecord, *, now: float) -> dict[str, Any]:
             "access": record.guest.access,
             "credentials": _credentials_document(record.guest.credentials, now),
         },
+        **_devices_document(record),
+    }
+
+
+def _devices_document(record: SessionRecord) -> dict[str, Any]:
+    """The ``devices`` part, only when there is a device (else the document is 0.2's)."""
+    if not record.devices:
+        return {}
+    return {
+        "devices": {
+            username: {
+                "key": device.key,
+                "group_key": device.group_key,
+                "password": device.password,
+                "remembered": device.remembered,
+                "login": device.login,
+            }
+            for username, device in record.devices.items()
+        }
     }
 
 
@@ -126,6 +150,7 @@ def from_document(document: Mapping[str, Any] | None, *, verify: Verify) -> Sess
     return SessionRecord(
         user=_user(migrated.get("user"), verify),
         guest=_guest(migrated.get("guest")),
+        devices=_devices(migrated.get("devices")),
     )
 
 
@@ -246,6 +271,30 @@ def _user_pool_session(
         identity=identity,
         hosted_ui=raw.get("hosted_ui") is True,
     )
+
+
+def _devices(raw: Any) -> dict[str, DeviceSecret]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        _log.warning("Ignoring the saved devices: not an object")
+        return {}
+    devices: dict[str, DeviceSecret] = {}
+    for username, entry in raw.items():
+        fields = entry if isinstance(entry, Mapping) else {}
+        key, group, password = (_text(fields.get(k)) for k in ("key", "group_key", "password"))
+        if not isinstance(username, str) or key is None or group is None or password is None:
+            # Never the values: they are secrets. The device signs in as a new one next time.
+            _log.warning("Ignoring a malformed saved device")
+            continue
+        devices[username] = DeviceSecret(
+            key=key,
+            group_key=group,
+            password=password,
+            remembered=fields.get("remembered") is True,
+            login=_text(fields.get("login")),
+        )
+    return devices
 
 
 def _identity(raw: Any) -> AWSIdentity:

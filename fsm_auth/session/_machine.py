@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, NoReturn, TypeVar
 
+from fsm_auth._devices import DeviceSecret, DeviceUpdate
 from fsm_auth.config import AuthConfig
 from fsm_auth.engine import Change, Engine, Event, Spec
 from fsm_auth.errors import (
@@ -248,19 +249,48 @@ class SessionMachine:
         epoch: int,
         *,
         route: str = "user_pool",
+        device: DeviceUpdate | None = None,
     ) -> bool:
         """Commit a user-pool session reached by ``route`` (``user_pool``, ``hosted_ui``:
-        the spec's ``<route>_signed_in``); False when a sign-out since ``epoch`` refuses it."""
+        the spec's ``<route>_signed_in``); False when a sign-out since ``epoch`` refuses it.
+        ``device``: what the sign-in did to this device (a new one, or the saved one dropped),
+        committed in the same step."""
         user = UserPoolSession(
             username=tokens.username or "",
             tokens=tokens,
             keys=keys,
             hosted_ui=route == "hosted_ui",
         )
-        return self.engine.fire(
-            f"{route}_signed_in",
-            update=lambda record: record.signed_in(user),
-            epoch=epoch,
+
+        def update(record: SessionRecord) -> SessionRecord:
+            record = record.signed_in(user)
+            if device is not None and user.username:
+                record = record.with_device(user.username, device.device)
+            return record
+
+        return self.engine.fire(f"{route}_signed_in", update=update, epoch=epoch)
+
+    # -- this device ----------------------------------------------------------------------
+
+    def device_for(self, name: str) -> DeviceSecret | None:
+        """This device as user ``name`` (a user name, or the alias they signed in with)
+        confirmed it: what a sign-in presents (``DEVICE_KEY``, device SRP)."""
+        self.initialize()
+        return self.record.device_of(name)
+
+    @property
+    def device_key(self) -> str | None:
+        """The signed-in user's device key, or ``None``: what a refresh sends as
+        ``DEVICE_KEY`` (Cognito ties a tracked device's refresh token to its device)."""
+        record = self.record
+        username = record.username
+        device = record.device_of(username) if username else None
+        return None if device is None else device.key
+
+    def change_device(self, username: str, device: DeviceSecret | None) -> None:
+        """Replace (``None``: drop) user ``username``'s device in the record, and save it."""
+        self.engine.fire(
+            "device_changed", update=lambda record: record.with_device(username, device)
         )
 
     def federated_sign_in(self, user: FederatedSession) -> bool:
@@ -333,9 +363,15 @@ class SessionMachine:
 
     # -- what each state serves ---------------------------------------------------------
 
-    def tokens(self, *, wait: bool = True, timeout: float | None = None) -> Tokens:
+    def tokens(
+        self, *, wait: bool = True, timeout: float | None = None, force_refresh: bool = False
+    ) -> Tokens:
         """The user-pool tokens, as the current state's ``tokens`` policy says. ``timeout``
-        bounds the whole call: a refresh still running then raises :class:`NetworkError`."""
+        bounds the whole call: a refresh still running then raises :class:`NetworkError`.
+        ``force_refresh``: refresh even valid tokens, with one request for every caller
+        asking at once (see :meth:`RefreshingCache.refresh`)."""
+        if force_refresh:
+            return self._by_policy("tokens", self._FORCED_POLICIES, wait, _deadline(timeout))
         live = self.caches.tokens
         snapshot = self.engine.snapshot
         if live is not None and snapshot.state in self._serving_tokens:
@@ -421,6 +457,26 @@ class SessionMachine:
             snapshot, _within(self.caches.tokens_for(user), deadline, "token refresh")
         )
 
+    def _serve_refreshed_tokens(self, snapshot: Any, wait: bool, deadline: float | None) -> Tokens:
+        """``serve`` under ``force_refresh``: the tokens of a refresh made for this call."""
+        user = snapshot.data.user
+        if not isinstance(user, UserPoolSession):
+            raise NotSignedInError(
+                "Signed in through federated_sign_in: there are no user pool tokens"
+            )
+        cache = self.caches.tokens_for(user)
+
+        def refresh() -> Tokens:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                return cache.refresh(
+                    timeout, lambda previous: self._refresh_tokens(user, previous, forced=True)
+                )
+            except TimeoutError:
+                raise _timed_out("token refresh", timeout) from None
+
+        return self._or_again(snapshot, refresh)
+
     def _wait(self, snapshot: Any, wait: bool, deadline: float | None) -> NoReturn:
         if not wait:
             raise UnableToSignInError(f"The user must sign in again (user state {snapshot.state})")
@@ -486,6 +542,10 @@ class SessionMachine:
         "wait": _wait,
         "refuse": _refuse_tokens,
     }
+    _FORCED_POLICIES: Mapping[str, Callable[[SessionMachine, Any, bool, float | None], Tokens]] = {
+        **_TOKEN_POLICIES,
+        "serve": _serve_refreshed_tokens,
+    }
     _CREDENTIAL_POLICIES: Mapping[
         str, Callable[[SessionMachine, Any, bool, float | None], AWSCredentials]
     ] = {
@@ -498,7 +558,9 @@ class SessionMachine:
 
     # -- fetches (run by the caches, one in flight per cache) ------------------------------
 
-    def _refresh_tokens(self, user: UserPoolSession, previous: Tokens | None) -> Expiring[Tokens]:
+    def _refresh_tokens(
+        self, user: UserPoolSession, previous: Tokens | None, *, forced: bool = False
+    ) -> Expiring[Tokens]:
         current = previous or user.tokens
         session_id = user.session_id
         provider = self._user_pool()
@@ -506,6 +568,10 @@ class SessionMachine:
         # between them, while a sign-out or a save never waits for this network exchange.
         with self._refresh_turn():
             tokens = self._refreshed_by_another_process(current)
+            if tokens is not None and (forced or not self._servable(tokens.expiration.timestamp())):
+                # Refresh after all (asked to, or the saved tokens are too old to serve), but
+                # with the newest refresh token: another process may have rotated ours out.
+                current, tokens = tokens, None
             if tokens is None:
                 try:
                     tokens = provider.verify(provider.refresh(current))
@@ -647,13 +713,14 @@ class SessionMachine:
         """Drop what the configuration cannot serve (a federated user without an identity
         pool; a user pool session is already dropped by ``_verify``)."""
         if isinstance(record.user, FederatedSession) and self._config.identity_pool is None:
-            return SessionRecord(guest=record.guest)
+            return SessionRecord(guest=record.guest, devices=record.devices)
         return record
 
     def _refreshed_by_another_process(self, current: Tokens) -> Tokens | None:
-        """Tokens another process sharing the store refreshed from the same session, if
-        still fresh enough to serve. Reads the store only if another writer changed it since
-        this client last read or wrote it."""
+        """Tokens another process sharing the store refreshed from the same session (the
+        same refresh token, or its rotated successor), however old: the caller serves them
+        if still fresh enough, else refreshes with their refresh token. Reads the store only
+        if another writer changed it since this client last read or wrote it."""
         try:
             if self._store.version() == self._seen_version:
                 return None
@@ -665,17 +732,22 @@ class SessionMachine:
         document = migrate(loaded or {}) or {}
         user = document.get("user")
         saved = user.get("tokens") if isinstance(user, Mapping) else None
-        if not isinstance(saved, Mapping) or saved.get("refresh_token") != current.refresh_token:
+        if not isinstance(saved, Mapping) or saved.get("access_token") == current.access_token:
             return None
-        if saved.get("access_token") == current.access_token:
+        refresh_token = saved.get("refresh_token")
+        # The same refresh token, or (an app client that rotates refresh tokens) a newer one of
+        # the same sign-in, judged from the verified tokens below.
+        rotated = refresh_token != current.refresh_token
+        if rotated and not (isinstance(refresh_token, str) and refresh_token):
             return None
         try:
             tokens = self._user_pool().verify(
-                RawTokens(str(saved["id_token"]), str(saved["access_token"]), current.refresh_token)
+                RawTokens(str(saved["id_token"]), str(saved["access_token"]), refresh_token),
+                check_expiry=False,
             )
         except (AuthError, KeyError, TypeError):
             return None
-        if not self._servable(tokens.expiration.timestamp()):
+        if rotated and not _same_sign_in(current, tokens):
             return None
         try:
             _require_same_user(current, tokens)
@@ -701,6 +773,21 @@ def _require_same_user(current: Tokens, refreshed: Tokens) -> None:
             "The refresh answered for another user than the session's (its tokens name "
             "another subject); the answer was refused and the session kept"
         )
+
+
+def _same_sign_in(current: Tokens, saved: Tokens) -> bool:
+    """``saved`` continues the sign-in of ``current``, newer: same subject, same sign-in
+    (refreshes keep the sign-in's ``event_id`` and ``auth_time``; each that both tokens carry
+    must agree, and at least one must be there), issued no earlier. A refresh token another
+    process saved under these conditions is the rotated successor of ours. (``origin_jti`` is
+    not compared: whether a rotated refresh token keeps it is the service's business.)"""
+    before, after = current.access_claims, saved.access_claims
+    if before.get("sub") is None or before.get("sub") != after.get("sub"):
+        return False
+    compared = [c for c in ("event_id", "auth_time") if c in before and c in after]
+    if not compared or any(before[c] != after[c] for c in compared):
+        return False
+    return bool(float(after.get("iat", 0)) >= float(before.get("iat", 0)))
 
 
 def _deadline(timeout: float | None) -> float | None:

@@ -15,6 +15,9 @@ hand.
     │                                                      its latest AWS credentials
     ├── guest: GuestIdentity                               the guest identity, kept across
     │                                                      sign-in and sign-out until used up
+    ├── devices: {username: DeviceSecret}                  this device as each user pool user
+    │                                                      confirmed it (kept across sign-out:
+    │                                                      a device is not a session)
     └── epoch                                              bumped by every sign-out (in memory)
 
 The record holds secrets (tokens, credentials): its ``repr`` never shows them.
@@ -28,6 +31,7 @@ from typing import Any, ClassVar, Literal
 
 import attrs
 
+from fsm_auth._devices import DeviceSecret
 from fsm_auth.values import AWSCredentials, Tokens
 
 __all__ = [
@@ -136,6 +140,7 @@ class SessionRecord:
     user: User | None = None
     guest: GuestIdentity = GuestIdentity()
     epoch: int = attrs.field(default=0, eq=False)
+    devices: Mapping[str, DeviceSecret] = attrs.field(factory=dict)
 
     @property
     def user_session_id(self) -> int | None:
@@ -173,6 +178,26 @@ class SessionRecord:
     def with_guest(self, guest: GuestIdentity) -> SessionRecord:
         """The guest identity updated."""
         return attrs.evolve(self, guest=guest)
+
+    def device_of(self, name: str) -> DeviceSecret | None:
+        """This device as user ``name`` confirmed it (``name``: the user name, or the alias
+        the user signed in with when it was confirmed), or ``None``."""
+        device = self.devices.get(name)
+        if device is not None:
+            return device
+        for candidate in self.devices.values():
+            if candidate.login == name:
+                return candidate
+        return None
+
+    def with_device(self, username: str, device: DeviceSecret | None) -> SessionRecord:
+        """User ``username``'s device replaced (``None``: dropped)."""
+        devices = dict(self.devices)
+        if device is None:
+            devices.pop(username, None)
+        else:
+            devices[username] = device
+        return attrs.evolve(self, devices=devices)
 
     def __repr__(self) -> str:
         return f"SessionRecord(user={self.user!r}, guest={self.guest!r}, epoch={self.epoch})"

@@ -61,10 +61,20 @@ class UserStateCommit(Protocol):
         ...
 
     def commit_sign_in(
-        self, tokens: Tokens, keys: Mapping[str, Any] | None, epoch: int, *, route: str
+        self,
+        tokens: Tokens,
+        keys: Mapping[str, Any] | None,
+        epoch: int,
+        *,
+        route: str,
+        device: Any = None,
     ) -> bool:
-        """Commit the session reached by ``route``; False when a sign-out since ``epoch``
-        refuses it."""
+        """Commit the session reached by ``route`` (and what the sign-in did to this device);
+        False when a sign-out since ``epoch`` refuses it."""
+        ...
+
+    def device_for(self, name: str) -> Any:
+        """This device as user ``name`` confirmed it (None if not): what a sign-in presents."""
         ...
 
 
@@ -141,6 +151,7 @@ class SignInDriver:
             challenges=self._challenges,
             validation_data=validation_data,
             client_metadata=client_metadata,
+            device=self._user_state.device_for(username),
         )
         return self.start_flow(self._provider.sign_in(request), self._provider.perform)
 
@@ -206,7 +217,7 @@ class SignInDriver:
             raise
         if isinstance(outcome, Prompt):
             return self._prompt(attempt, outcome)
-        return self._finish(attempt, tokens, outcome.route)
+        return self._finish(attempt, tokens, outcome.route, outcome.device)
 
     def _run(self, attempt: _Attempt, reply: Answer | None) -> Prompt | SignedIn:
         """Run the flow until it prompts or ends; raise what it raises."""
@@ -243,11 +254,11 @@ class SignInDriver:
             code_delivery=prompt.code_delivery,
         )
 
-    def _finish(self, attempt: _Attempt, tokens: Tokens, route: str) -> SignInResult:
+    def _finish(self, attempt: _Attempt, tokens: Tokens, route: str, device: Any) -> SignInResult:
         if not self._engine.fire("authenticated", attempt=attempt.id):
             self._discard(tokens)
         elif not self._user_state.commit_sign_in(
-            tokens, self._provider.keys(), attempt.epoch, route=route
+            tokens, self._provider.keys(), attempt.epoch, route=route, device=device
         ):
             self._engine.fire("discarded", data=None, attempt=attempt.id)
             self._discard(tokens)

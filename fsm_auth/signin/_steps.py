@@ -56,6 +56,8 @@ class SignInRequest:
     challenges: ChallengeTable
     validation_data: Mapping[str, str] | None = None
     client_metadata: Mapping[str, str] | None = None
+    # This device as the user confirmed it (a ``fsm_auth._devices.DeviceSecret``), or None.
+    device: Any = None
 
     def __repr__(self) -> str:
         return f"SignInRequest(username={self.username!r}, flow={self.flow!r})"
@@ -125,6 +127,9 @@ class SignedIn:
     tokens: RawTokens
     route: str = attrs.field(default="user_pool", converter=_route)
     nonce: str | None = None
+    # What the sign-in did to this device (a ``fsm_auth._devices.DeviceUpdate``): None for
+    # nothing, else committed with the session.
+    device: Any = None
 
     def __repr__(self) -> str:
         return "SignedIn(...)"

@@ -61,9 +61,12 @@ def test_shipped_declarations(shipped: ChallengeTable) -> None:
     assert shipped.spec_name == "sign_in"
     assert list(shipped) == [
         "PASSWORD_VERIFIER",
+        "DEVICE_SRP_AUTH",
+        "DEVICE_PASSWORD_VERIFIER",
         "NEW_PASSWORD_REQUIRED",
         "SMS_MFA",
         "SOFTWARE_TOKEN_MFA",
+        "EMAIL_OTP",
         "SELECT_MFA_TYPE",
         "MFA_SETUP",
         "CUSTOM_CHALLENGE",
@@ -96,6 +99,28 @@ def test_shipped_declarations(shipped: ChallengeTable) -> None:
             None,
             None,
         ),
+        "DEVICE_SRP_AUTH": (
+            "provider",
+            None,
+            None,
+            False,
+            None,
+            None,
+            "device_srp_auth",
+            None,
+            None,
+        ),
+        "DEVICE_PASSWORD_VERIFIER": (
+            "provider",
+            None,
+            None,
+            False,
+            None,
+            None,
+            "device_password_verifier",
+            None,
+            None,
+        ),
         "NEW_PASSWORD_REQUIRED": (
             "user",
             "NEW_PASSWORD",
@@ -119,6 +144,7 @@ def test_shipped_declarations(shipped: ChallengeTable) -> None:
             None,
             None,
         ),
+        "EMAIL_OTP": ("user", "EMAIL_OTP_CODE", "Code", False, None, None, None, None, None),
         "SELECT_MFA_TYPE": (
             "user",
             "ANSWER",
@@ -133,13 +159,13 @@ def test_shipped_declarations(shipped: ChallengeTable) -> None:
         "MFA_SETUP": (
             "user",
             None,
-            "Code from your authenticator app",
+            "MFA to set up",
             False,
+            "MFAS_CAN_SETUP",
             None,
             None,
             None,
-            "associate_software_token",
-            "verify_software_token",
+            None,
         ),
         "CUSTOM_CHALLENGE": ("user", "ANSWER", "Answer", False, None, None, None, None, None),
     }
@@ -150,18 +176,69 @@ def test_shipped_user_challenges_and_provider_steps(shipped: ChallengeTable) -> 
         "NEW_PASSWORD_REQUIRED",
         "SMS_MFA",
         "SOFTWARE_TOKEN_MFA",
+        "EMAIL_OTP",
         "SELECT_MFA_TYPE",
         "MFA_SETUP",
         "CUSTOM_CHALLENGE",
     ]
     assert shipped.provider_steps() == frozenset(
-        {"password_verifier", "associate_software_token", "verify_software_token"}
+        {
+            "password_verifier",
+            "device_srp_auth",
+            "device_password_verifier",
+            "associate_software_token",
+            "verify_software_token",
+        }
     )
     assert shipped["MFA_SETUP"].provider_steps == (
         "associate_software_token",
         "verify_software_token",
     )
     assert shipped["SMS_MFA"].provider_steps == ()
+    setup = shipped["MFA_SETUP"]
+    assert setup.options is not None
+    assert list(setup.options) == ["SOFTWARE_TOKEN_MFA", "EMAIL_OTP"]
+    totp = setup.option("SOFTWARE_TOKEN_MFA")
+    assert (totp.name, totp.label, totp.before_prompt, totp.before_answer) == (
+        "MFA_SETUP",
+        "Code from your authenticator app",
+        "associate_software_token",
+        "verify_software_token",
+    )
+    email = setup.option("EMAIL_OTP")
+    assert (email.name, email.answer_key, email.label) == (
+        "MFA_SETUP",
+        "EMAIL",
+        "E-mail address for sign-in codes",
+    )
+
+
+def test_options_need_choices_and_known_keys() -> None:
+    with pytest.raises(SpecError, match="options need choices"):
+        table({"X": {"label": "Pick", "options": {"A": {"answer": "A", "label": "A"}}}})
+    with pytest.raises(SpecError, match="unknown key"):
+        table(
+            {
+                "X": {
+                    "label": "Pick",
+                    "choices": "LIST",
+                    "options": {"A": {"answer": "A", "label": "A", "handler": "h"}},
+                }
+            }
+        )
+    parsed = table(
+        {
+            "X": {
+                "label": "Pick",
+                "choices": "LIST",
+                "options": {"A": {"answer": "A_KEY", "label": "Say A", "before_prompt": "step"}},
+            }
+        }
+    )
+    assert parsed.provider_steps() == frozenset({"step"})
+    assert parsed["X"].resolve({"LIST": '["A"]'}).answer_key == "A_KEY"
+    assert parsed["X"].resolve({"LIST": '["A", "B"]'}).answer_key == "A_KEY"  # B: undeclared
+    assert parsed["X"].resolve({}).answer_key == "A_KEY"  # none listed: the first option
 
 
 def test_shipped_provider_steps_exist_in_the_cognito_provider(shipped: ChallengeTable) -> None:
@@ -171,11 +248,11 @@ def test_shipped_provider_steps_exist_in_the_cognito_provider(shipped: Challenge
 
 
 def test_table_is_a_read_only_mapping(shipped: ChallengeTable) -> None:
-    assert len(shipped) == 7
+    assert len(shipped) == 10
     assert "SMS_MFA" in shipped
-    assert shipped.get("DEVICE_SRP_AUTH") is None
+    assert shipped.get("NOT_A_CHALLENGE") is None
     with pytest.raises(KeyError):
-        shipped["DEVICE_SRP_AUTH"]
+        shipped["NOT_A_CHALLENGE"]
     with pytest.raises(TypeError):
         shipped["SMS_MFA"] = Challenge("SMS_MFA")  # type: ignore[index]
     assert repr(shipped).startswith("ChallengeTable('sign_in', ['PASSWORD_VERIFIER'")
