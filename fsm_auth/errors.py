@@ -294,11 +294,15 @@ class InternalServiceError(ServiceError):
 
 _BY_CODE: Mapping[str, type[ServiceError]] = {
     "NotAuthorizedException": NotAuthorizedError,
+    # A refresh token rotated out past its grace period: refused like an expired one.
+    "RefreshTokenReuseException": NotAuthorizedError,
     "UserNotConfirmedException": UserNotConfirmedError,
     "UsernameExistsException": UsernameExistsError,
     "AliasExistsException": UsernameExistsError,
     "UserNotFoundException": UserNotFoundError,
     "CodeMismatchException": CodeMismatchError,
+    # VerifySoftwareToken's wrong first code: the session is kept, the code may be retried.
+    "EnableSoftwareTokenMFAException": CodeMismatchError,
     "ExpiredCodeException": ExpiredCodeError,
     "InvalidPasswordException": InvalidPasswordError,
     "InvalidParameterException": InvalidParameterError,

@@ -95,6 +95,9 @@ _MAX_ANSWER_BYTES = 1 << 20
 _THROTTLING_CODES = frozenset(
     {"TooManyRequestsException", "ThrottlingException", "Throttling", "RequestLimitExceeded"}
 )
+# A 5xx that says the operation is unknown (cognito-local's "CognitoLocal#Unsupported"): asking
+# again cannot help, and the caller may fall back to another operation at once.
+_UNSUPPORTED_CODES = frozenset({"Unsupported"})
 
 
 class _Shared:
@@ -283,7 +286,10 @@ class ServiceTransport:
             if status < 300:
                 return _parse_answer(self.service, operation, data)
             error = _map_error(status, data, error_type, secrets)
-            retryable = isinstance(error, (TooManyRequestsError, InternalServiceError))
+            retryable = (
+                isinstance(error, (TooManyRequestsError, InternalServiceError))
+                and error.code not in _UNSUPPORTED_CODES
+            )
             if not retryable or attempt >= self.retry.max_attempts:
                 raise error from None
             pause = self.retry.delay(attempt)

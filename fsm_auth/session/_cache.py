@@ -98,11 +98,13 @@ def _value_of(item: Expiring[T] | None) -> T | None:
 class _Flight(Generic[T]):
     """One fetch in progress and, once ``done`` is set, its outcome."""
 
-    __slots__ = ("done", "error", "generation", "result")
+    __slots__ = ("done", "error", "generation", "result", "started")
 
     def __init__(self, generation: int) -> None:
         self.done = threading.Event()
         self.generation = generation
+        # Real time it started: a forced refresh asked before then may take its result.
+        self.started = time.monotonic()
         self.result: Expiring[T] | None = None
         self.error: BaseException | None = None
 
@@ -126,6 +128,7 @@ class RefreshingCache(Generic[T]):
         "_fetch",
         "_flight",
         "_generation",
+        "_last_flight",
         "_lock",
         "_min_validity",
         "_name",
@@ -157,6 +160,8 @@ class RefreshingCache(Generic[T]):
         self._on_error = on_error
         self._lock = threading.Lock()
         self._flight: _Flight[T] | None = None
+        # The last fetch that succeeded (forced refreshes asked before it started share it).
+        self._last_flight: _Flight[T] | None = None
         # Bumped by set(): a fetch started under an older generation must not overwrite it.
         self._generation = 0
         self._failures = 0
@@ -190,6 +195,28 @@ class RefreshingCache(Generic[T]):
             return slot.value
         return self._get_slow(timeout)
 
+    def refresh(
+        self, timeout: float | None = None, fetch: Callable[[T | None], Expiring[T]] | None = None
+    ) -> T:
+        """A new value even if the cached one is fresh, with one fetch however many callers
+        ask at once: a caller joins the fetch in flight, or takes the value of a fetch that
+        started after it asked, and only otherwise starts one.
+
+        ``fetch`` replaces the cache's own fetch for a fetch this call starts (a caller that
+        joins another's fetch shares that one). ``timeout`` as for :meth:`get`.
+        """
+        asked = time.monotonic()
+        with self._lock:
+            flight = self._flight
+            leader = flight is None
+            if flight is None:
+                done = self._last_flight
+                if done is not None and done.started >= asked and done.result is not None:
+                    return done.result.value
+                flight = self._start_flight_locked()
+            previous = _value_of(self._slot.item)
+        return self._await(flight, leader, previous, timeout, fetch)
+
     def peek(self) -> Expiring[T] | None:
         """The cached value as it is, however old, without fetching; ``None`` if empty."""
         return self._slot.item
@@ -200,6 +227,7 @@ class RefreshingCache(Generic[T]):
             self._generation += 1
             # Later callers must not join a fetch whose result will be thrown away.
             self._flight = None
+            self._last_flight = None
             self._reset_backoff()
             self._slot = _EMPTY if item is None else self._slot_for(item)
 
@@ -326,11 +354,22 @@ class RefreshingCache(Generic[T]):
         if inline is not None:  # refresh ahead in this caller (background=False)
             self._run(inline, _value_of(slot.item))
             return slot.value if inline.result is None else inline.result.value
+        return self._await(flight, leader, _value_of(slot.item), timeout)
+
+    def _await(
+        self,
+        flight: _Flight[T],
+        leader: bool,
+        previous: T | None,
+        timeout: float | None,
+        fetch: Callable[[T | None], Expiring[T]] | None = None,
+    ) -> T:
+        """Run ``flight`` (as its leader) or wait for it; its value, or raise its error."""
         if leader and timeout is not None:
             # A caller with a deadline does not run the fetch itself: it could not leave it.
             thread = threading.Thread(
                 target=self._run_in_thread,
-                args=(flight, _value_of(slot.item)),
+                args=(flight, previous, fetch),
                 name=f"fsm-auth-refresh-{self._name}",
                 daemon=True,
             )
@@ -341,9 +380,9 @@ class RefreshingCache(Generic[T]):
             except RuntimeError:  # e.g. interpreter shutting down: fetch in this caller
                 with self._lock:
                     self._threads.discard(thread)
-                self._run(flight, _value_of(slot.item))
+                self._run(flight, previous, fetch)
         elif leader:
-            self._run(flight, _value_of(slot.item))
+            self._run(flight, previous, fetch)
         if not flight.done.wait(timeout):
             raise TimeoutError(f"the refresh of {self._name} did not finish in {timeout:g} s")
         if flight.error is not None:
@@ -384,17 +423,27 @@ class RefreshingCache(Generic[T]):
         self._refresh_count += 1
         return flight
 
-    def _run_in_thread(self, flight: _Flight[T], previous: T | None) -> None:
+    def _run_in_thread(
+        self,
+        flight: _Flight[T],
+        previous: T | None,
+        fetch: Callable[[T | None], Expiring[T]] | None = None,
+    ) -> None:
         try:
-            self._run(flight, previous)
+            self._run(flight, previous, fetch)
         finally:
             with self._lock:
                 self._threads.discard(threading.current_thread())
 
-    def _run(self, flight: _Flight[T], previous: T | None) -> None:
+    def _run(
+        self,
+        flight: _Flight[T],
+        previous: T | None,
+        fetch: Callable[[T | None], Expiring[T]] | None = None,
+    ) -> None:
         """Fetch, publish the outcome to the cache and to the flight's waiters."""
         try:
-            item = self._fetch(previous)
+            item = (fetch or self._fetch)(previous)
             if not isinstance(item, Expiring):
                 raise TypeError(f"fetch for {self._name} returned {type(item).__name__}")
         except BaseException as exc:
@@ -406,7 +455,8 @@ class RefreshingCache(Generic[T]):
             if flight.generation == self._generation:
                 self._reset_backoff()
                 self._slot = self._slot_for(item)
-        flight.result = item
+            flight.result = item
+            self._last_flight = flight
         flight.done.set()
 
     def _fetch_failed(self, flight: _Flight[T], exc: BaseException) -> None:

@@ -37,11 +37,7 @@ def device_client(
 
 
 def refreshes(emulator: Emulator) -> int:
-    return sum(
-        1
-        for r in emulator.requests
-        if r.operation == "InitiateAuth" and r.params.get("AuthFlow") == "REFRESH_TOKEN_AUTH"
-    )
+    return sum(1 for r in emulator.requests if r.operation == "GetTokensFromRefreshToken")
 
 
 @pytest.fixture

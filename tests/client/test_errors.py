@@ -139,7 +139,7 @@ def test_echoed_tokens_are_not_in_errors(
     clock.advance(3600)
     emulator.faults.inject(
         Fault(
-            operation="InitiateAuth",
+            operation="GetTokensFromRefreshToken",
             error=("InvalidParameterException", f"Bad token {tokens.refresh_token}", 400),
         )
     )

@@ -112,7 +112,7 @@ def test_a_malformed_refresh_answer_is_an_auth_error(
     message: str,
 ) -> None:
     clock.advance(3600)  # the tokens expired: get_tokens() refreshes
-    emulator.faults.inject(Fault(operation="InitiateAuth", times=1, answer=answer))
+    emulator.faults.inject(Fault(operation="GetTokensFromRefreshToken", times=1, answer=answer))
     with pytest.raises(AuthError) as caught:
         signed_in.get_tokens(wait=False)
     assert message in str(caught.value)

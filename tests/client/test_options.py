@@ -29,7 +29,7 @@ def test_min_validity_is_configurable(
         clock.advance(left - 590)  # 590 s left: less than the 600 asked for
         emulator.reset_requests()
         renewed = client.get_tokens()
-        assert emulator.count("InitiateAuth") == 1
+        assert emulator.count("GetTokensFromRefreshToken") == 1
         assert renewed.expiration.timestamp() - clock() > 600
 
 

@@ -89,7 +89,9 @@ def _signed_in_behind_a_slow_refresh(
     client.sign_in("alice", PASSWORD)
     client.get_aws_credentials()
     clock.advance(HOUR + 60)
-    held = emulator.faults.inject(Fault(operation="InitiateAuth", delay=DELAY, times=1))
+    held = emulator.faults.inject(
+        Fault(operation="GetTokensFromRefreshToken", delay=DELAY, times=1)
+    )
     waiting = _Call(client.get_tokens)
     waiting.start()
     assert wait_until(lambda: held.hits == 1), "the refresh never reached the server"
@@ -154,7 +156,7 @@ def test_timeouts_are_honoured_behind_a_slow_refresh(
     store = _file_store(tmp_path / "s", aws_config)
     client, waiting = _signed_in_behind_a_slow_refresh(make_client, emulator, clock, store)
     # The held request is recorded when it is answered: none of the calls below adds one.
-    answered = emulator.count("InitiateAuth")
+    answered = emulator.count("GetTokensFromRefreshToken")
 
     for call in (client.get_tokens, client.get_aws_credentials):
         started = time.monotonic()
@@ -170,7 +172,7 @@ def test_timeouts_are_honoured_behind_a_slow_refresh(
     assert isinstance(waiting.outcome, Tokens), waiting.outcome
     assert client.get_tokens(timeout=1.0) == waiting.outcome
     client.get_aws_credentials(timeout=5.0)
-    assert emulator.count("InitiateAuth") == answered + 1
+    assert emulator.count("GetTokensFromRefreshToken") == answered + 1
     assert client.is_signed_in is True
 
 
@@ -199,7 +201,7 @@ def test_a_refresh_answered_with_another_users_tokens_is_refused(
     saved = store.version()
     emulator.faults.inject(
         Fault(
-            operation="InitiateAuth",
+            operation="GetTokensFromRefreshToken",
             times=1,
             answer={
                 "AuthenticationResult": {

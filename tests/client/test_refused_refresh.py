@@ -52,14 +52,14 @@ def test_refusal_moves_to_token_invalid_and_tells_listeners_once(
     assert not signed_in.is_signed_in
     assert signed_in.username == "alice"
     assert recorder.calls == [(INVALID, {"username": "alice"})]
-    assert emulator.count("InitiateAuth") == 1
+    assert emulator.count("GetTokensFromRefreshToken") == 1
     # Later calls in that state: refused at once, no further request, no further event.
     for _ in range(3):
         with pytest.raises(UnableToSignInError):
             signed_in.get_tokens(wait=False)
     with pytest.raises(UnableToSignInError):
         signed_in.get_tokens(timeout=0.05)
-    assert emulator.count("InitiateAuth") == 1
+    assert emulator.count("GetTokensFromRefreshToken") == 1
     assert recorder.calls == [(INVALID, {"username": "alice"})]
 
 
@@ -183,7 +183,7 @@ def test_32_threads_discover_the_refusal_once(
     signed_in.add_user_state_listener(recorder)
     _revoke_and_expire(signed_in, admin_idp, pool, clock)
     emulator.reset_requests()
-    emulator.faults.inject(Fault(operation="InitiateAuth", delay=0.2, times=1))
+    emulator.faults.inject(Fault(operation="GetTokensFromRefreshToken", delay=0.2, times=1))
     barrier = threading.Barrier(32)
     calls = [InThread(signed_in.get_tokens, wait=False) for _ in range(32)]
 
@@ -197,7 +197,7 @@ def test_32_threads_discover_the_refusal_once(
     for t in threads:
         t.join(10)
     assert all(isinstance(c.error, UnableToSignInError) for c in calls), [c.error for c in calls]
-    assert emulator.count("InitiateAuth") == 1
+    assert emulator.count("GetTokensFromRefreshToken") == 1
     assert recorder.calls == [(INVALID, {"username": "alice"})]
     assert signed_in.current_user_state is INVALID
 

@@ -44,7 +44,7 @@ def test_secret_client_whole_life(
     clock.advance(3600)
     emulator.reset_requests()
     refreshed = client.get_tokens()
-    assert emulator.count("InitiateAuth") == 1
+    assert emulator.count("GetTokensFromRefreshToken") == 1
     assert refreshed.access_token != first.access_token
     assert refreshed.expiration > first.expiration
 

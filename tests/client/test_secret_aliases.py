@@ -50,13 +50,13 @@ def _sign_up_confirmed(client: AuthClient, emulator: Emulator) -> str:
 
 
 def _refreshes_once(client: AuthClient, emulator: Emulator, clock: FakeClock) -> None:
-    """Past the access token's expiry, ``get_tokens()`` refreshes with one InitiateAuth."""
+    """Past the access token's expiry, ``get_tokens()`` refreshes with one request."""
     first = client.get_tokens()
     clock.advance(3600)
     emulator.reset_requests()
     # wait=False: a refused refresh raises at once instead of waiting for a new sign-in.
     refreshed = client.get_tokens(wait=False)
-    assert emulator.count("InitiateAuth") == 1
+    assert emulator.count("GetTokensFromRefreshToken") == 1
     assert emulator.count() == 1
     assert refreshed.access_token != first.access_token
     assert refreshed.expiration > first.expiration
@@ -110,7 +110,7 @@ def test_a_restored_email_session_with_a_secret_refreshes(
     second = make_client(config, identity_pool=False, store=store)
     assert second.initialize() is UserState.SIGNED_IN
     fresh = second.get_tokens(wait=False)
-    assert emulator.count("InitiateAuth") == 1
+    assert emulator.count("GetTokensFromRefreshToken") == 1
     assert fresh.access_token != old.access_token
     assert fresh.username == sub
 

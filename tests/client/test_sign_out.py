@@ -151,7 +151,7 @@ def test_global_sign_out_with_an_expired_access_token_refreshes_first(
     clock.advance(3600)
     emulator.reset_requests()
     signed_in.sign_out(global_sign_out=True)
-    assert emulator.count("InitiateAuth") == 1
+    assert emulator.count("GetTokensFromRefreshToken") == 1
     assert emulator.count("GlobalSignOut") == 1
     assert [r.status for r in emulator.requests if r.operation == "GlobalSignOut"] == [200]
     _assert_signed_out(signed_in)

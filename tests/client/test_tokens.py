@@ -63,7 +63,7 @@ def test_32_threads_after_expiry_make_exactly_one_refresh(
     clock.advance(3600)
     emulator.reset_requests()
     # A slower server widens the window in which the threads pile up on the refresh.
-    emulator.faults.inject(Fault(operation="InitiateAuth", delay=0.2, times=1))
+    emulator.faults.inject(Fault(operation="GetTokensFromRefreshToken", delay=0.2, times=1))
     barrier = threading.Barrier(32)
     results: list[Tokens] = []
     errors: list[BaseException] = []
@@ -87,7 +87,7 @@ def test_32_threads_after_expiry_make_exactly_one_refresh(
         t.join(10)
     assert errors == []
     assert len(results) == 32
-    assert emulator.count("InitiateAuth") == 1
+    assert emulator.count("GetTokensFromRefreshToken") == 1
     assert len({t.access_token for t in results}) == 1
     assert results[0].access_token != old.access_token
     assert results[0].expiration.timestamp() > clock.now + 3000
@@ -103,7 +103,7 @@ def test_refresh_ahead_serves_the_old_token_and_refreshes_once_in_background(
     # Inside the refresh-ahead window (the last 15 minutes before "must refresh"), still valid.
     clock.advance(lifetime - 30 - 600)
     emulator.reset_requests()
-    emulator.faults.inject(Fault(operation="InitiateAuth", delay=0.3, times=1))
+    emulator.faults.inject(Fault(operation="GetTokensFromRefreshToken", delay=0.3, times=1))
     started = time.monotonic()
     served = signed_in.get_tokens()
     elapsed = time.monotonic() - started
@@ -115,7 +115,7 @@ def test_refresh_ahead_serves_the_old_token_and_refreshes_once_in_background(
     assert old.access_token in seen
     assert len(seen) <= 2
     assert wait_until(lambda: signed_in.get_tokens().access_token != old.access_token)
-    assert emulator.count("InitiateAuth") == 1
+    assert emulator.count("GetTokensFromRefreshToken") == 1
     new = signed_in.get_tokens()
     assert new.expiration > old.expiration
 
@@ -137,15 +137,15 @@ def test_five_minute_tokens_are_not_refreshed_on_every_call(
         clock.advance(10)
         for _ in range(5):
             assert client.get_tokens().access_token == first.access_token
-    assert emulator.count("InitiateAuth") == 0
+    assert emulator.count("GetTokensFromRefreshToken") == 0
     # Past "must refresh" (30 s before expiry): one refresh, then the cache again.
     clock.advance(300 - 180 - 20)
     second = client.get_tokens()
     assert second.access_token != first.access_token
-    assert emulator.count("InitiateAuth") == 1
+    assert emulator.count("GetTokensFromRefreshToken") == 1
     for _ in range(50):
         assert client.get_tokens().access_token == second.access_token
-    assert emulator.count("InitiateAuth") == 1
+    assert emulator.count("GetTokensFromRefreshToken") == 1
 
 
 # ---- verification: tokens a provider hands over are checked before they are trusted ----
@@ -268,7 +268,7 @@ def test_a_failed_refresh_ahead_keeps_serving_the_valid_token(
     states: list[UserState] = []
     signed_in.add_user_state_listener(lambda state, info: states.append(state))
     clock.advance(old.expiration.timestamp() - clock.now - 30 - 600)
-    fault = emulator.faults.inject(Fault(operation="InitiateAuth", status=500))
+    fault = emulator.faults.inject(Fault(operation="GetTokensFromRefreshToken", status=500))
     assert signed_in.get_tokens().access_token == old.access_token
     assert wait_until(lambda: fault.hits >= 1)
     for _ in range(10):
@@ -290,7 +290,7 @@ def test_a_refresh_ahead_refused_in_background_is_reported_when_the_token_runs_o
     clock.advance(old.expiration.timestamp() - clock.now - 30 - 600)
     # Still valid: served, while the refresh ahead is refused in the background.
     assert signed_in.get_tokens().access_token == old.access_token
-    assert wait_until(lambda: emulator.count("InitiateAuth") >= 1)
+    assert wait_until(lambda: emulator.count("GetTokensFromRefreshToken") >= 1)
     assert signed_in.current_user_state in (
         UserState.SIGNED_IN,
         UserState.SIGNED_OUT_USER_POOLS_TOKEN_INVALID,
@@ -318,7 +318,7 @@ def test_a_restored_expired_session_refreshes_once(
     fresh = second.get_tokens()
     assert fresh.access_token != old.access_token
     assert fresh.expiration.timestamp() > clock.now + 3000
-    assert emulator.count("InitiateAuth") == 1
+    assert emulator.count("GetTokensFromRefreshToken") == 1
 
 
 def test_32_threads_offline_after_expiry_all_get_network_error(
@@ -361,7 +361,7 @@ def test_a_token_is_never_returned_with_less_than_30_seconds_left(
     tokens = signed_in.get_tokens()
     assert tokens.access_token != old.access_token
     assert tokens.expiration.timestamp() - clock.now > 30
-    assert emulator.count("InitiateAuth") == 1
+    assert emulator.count("GetTokensFromRefreshToken") == 1
 
 
 def test_tokens_refreshed_by_another_client_of_the_same_session_are_reused(
@@ -377,10 +377,12 @@ def test_tokens_refreshed_by_another_client_of_the_same_session_are_reused(
     clock.advance(3600)
     emulator.reset_requests()
     refreshed = first.get_tokens()
-    assert emulator.count("InitiateAuth") == 1
+    assert emulator.count("GetTokensFromRefreshToken") == 1
     assert second.get_tokens() == refreshed
     assert refreshed.access_token != old.access_token
-    assert emulator.count("InitiateAuth") == 1  # the second client used the saved tokens
+    assert (
+        emulator.count("GetTokensFromRefreshToken") == 1
+    )  # the second client used the saved tokens
 
 
 @pytest.mark.parametrize("which", ["id_token", "access_token"])

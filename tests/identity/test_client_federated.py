@@ -651,9 +651,11 @@ def test_refreshed_user_pool_tokens_are_the_next_logins(
     emulator.reset_requests()
     renewed = client.get_aws_credentials()
     # The id token in Logins was refreshed first (the emulator refuses an expired one).
-    assert cognito_requests(emulator) == ["InitiateAuth", "GetCredentialsForIdentity"]
+    assert cognito_requests(emulator) == ["GetTokensFromRefreshToken", "GetCredentialsForIdentity"]
     new_tokens = client.get_tokens()
-    assert emulator.count("InitiateAuth") == 1  # the tokens refreshed for the credentials
+    assert (
+        emulator.count("GetTokensFromRefreshToken") == 1
+    )  # the tokens refreshed for the credentials
     assert new_tokens.id_token != old_tokens.id_token
     assert credential_calls(identity_calls()) == [
         {
@@ -699,7 +701,7 @@ def test_cached_credentials_make_no_request_and_expiry_makes_one(
     assert results[0].access_key_id != first.access_key_id
     assert emulator.count("GetCredentialsForIdentity") == 1
     assert emulator.count("GetId") == 0
-    assert emulator.count("InitiateAuth") == (1 if kind == "user_pool" else 0)
+    assert emulator.count("GetTokensFromRefreshToken") == (1 if kind == "user_pool" else 0)
 
 
 def test_thirty_two_threads_become_one_guest(signed_out: AuthClient, emulator: Emulator) -> None:

@@ -417,7 +417,9 @@ def test_refusals_raise_not_authorized_and_commit_nothing(
     with pytest.raises(NotAuthorizedError):
         client.get_aws_credentials(wait=False)
     assert emulator.count("GetCredentialsForIdentity") == 2
-    assert emulator.count("InitiateAuth") == 1  # the id token for Logins, refreshed once
+    assert (
+        emulator.count("GetTokensFromRefreshToken") == 1
+    )  # the id token for Logins, refreshed once
     assert state_of(client) is UserState.SIGNED_IN
     emulator.faults.clear()
     assert client.get_aws_credentials().access_key_id != first.access_key_id

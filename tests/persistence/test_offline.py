@@ -47,9 +47,9 @@ def _refreshes_normally(client: AuthClient, emulator: Emulator, clock: FakeClock
     """The refresh token survived: once the tokens expire, one refresh, still signed in."""
     before = client.get_tokens()
     clock.advance(before.expiration.timestamp() - clock.now + 60)
-    refreshes = emulator.count("InitiateAuth")
+    refreshes = emulator.count("GetTokensFromRefreshToken")
     after = client.get_tokens()
-    assert emulator.count("InitiateAuth") - refreshes == 1
+    assert emulator.count("GetTokensFromRefreshToken") - refreshes == 1
     assert after.access_token != before.access_token
     assert after.refresh_token == before.refresh_token
     assert state_of(client) == UserState.SIGNED_IN
@@ -146,7 +146,7 @@ def test_refresh_offline_keeps_the_session(
     emulator.start()
     emulator.reset_requests()
     refreshed = client.get_tokens()
-    assert emulator.count("InitiateAuth") == 1
+    assert emulator.count("GetTokensFromRefreshToken") == 1
     assert refreshed.access_token != tokens.access_token
     assert refreshed.expiration.timestamp() > clock.now
     assert client.current_user_state == UserState.SIGNED_IN

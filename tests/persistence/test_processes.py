@@ -98,7 +98,7 @@ def test_two_processes_refresh_once(
         assert peer.stdin is not None
         assert peer.stdout is not None
         assert peer.stdout.readline().split() == ["state", UserState.SIGNED_IN.value]
-        refreshes = emulator.count("InitiateAuth")
+        refreshes = emulator.count("GetTokensFromRefreshToken")
         mine: list[Tokens] = []
         if order == "peer_last":
             mine.append(a.get_tokens())
@@ -116,7 +116,7 @@ def test_two_processes_refresh_once(
             peer.wait()
     assert line[0] == "token", line
     _, peer_digest, peer_left, peer_state = line
-    assert emulator.count("InitiateAuth") - refreshes == 1
+    assert emulator.count("GetTokensFromRefreshToken") - refreshes == 1
     assert peer_digest == _digest(mine[0]) != _digest(before)
     assert float(peer_left) > HOUR - 120
     assert peer_state == UserState.SIGNED_IN.value
@@ -256,7 +256,7 @@ def test_threads_and_a_process_share_one_refresh(
     assert second.initialize() == UserState.SIGNED_IN
     before = first.get_tokens()
     clock.advance(HOUR + 60)
-    refreshes = emulator.count("InitiateAuth")
+    refreshes = emulator.count("GetTokensFromRefreshToken")
     barrier = threading.Barrier(16)
     results: list[str] = []
     errors: list[BaseException] = []
@@ -274,6 +274,6 @@ def test_threads_and_a_process_share_one_refresh(
     for t in threads:
         t.join(30)
     assert errors == []
-    assert emulator.count("InitiateAuth") - refreshes == 1
+    assert emulator.count("GetTokensFromRefreshToken") - refreshes == 1
     assert len(set(results)) == 1
     assert results[0] != _digest(before)

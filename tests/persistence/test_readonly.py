@@ -228,7 +228,7 @@ def _run_child(
     clock: FakeClock,
     aws_config: dict[str, Any],
 ) -> tuple[dict[str, Any], dict[str, int]]:
-    """Run the child; returns its result and the InitiateAuth requests of each phase."""
+    """Run the child; returns its result and the refresh requests of each phase."""
     env = dict(
         os.environ,
         PYTHONPATH=_import_path(),
@@ -251,7 +251,7 @@ def _run_child(
     )
     assert child.stdin is not None
     assert child.stdout is not None
-    phase, marks, result = "setup", {"setup": emulator.count("InitiateAuth")}, None
+    phase, marks, result = "setup", {"setup": emulator.count("GetTokensFromRefreshToken")}, None
     try:
         for line in child.stdout:
             word, _, rest = line.strip().partition(" ")
@@ -261,7 +261,7 @@ def _run_child(
                 child.stdin.flush()
             elif word == "phase":
                 phase = rest
-                marks[phase] = emulator.count("InitiateAuth")
+                marks[phase] = emulator.count("GetTokensFromRefreshToken")
             elif word == "result":
                 result = json.loads(rest)
         assert child.wait(timeout=60) == 0, "the child failed (see its stderr above)"
@@ -269,7 +269,7 @@ def _run_child(
         if child.poll() is None:
             child.kill()
             child.wait()
-    marks["end"] = emulator.count("InitiateAuth")
+    marks["end"] = emulator.count("GetTokensFromRefreshToken")
     assert result is not None
     requests = {name: marks[after] - marks[name] for name, after in itertools.pairwise(marks)}
     return result, requests

@@ -66,7 +66,7 @@ def test_restore_signed_in_offline_then_refresh_online(
     clock.advance(HOUR + 60)
     emulator.start()
     refreshed = restored.get_tokens()
-    assert emulator.count("InitiateAuth") == 1
+    assert emulator.count("GetTokensFromRefreshToken") == 1
     assert refreshed.access_token != tokens.access_token
     assert refreshed.expiration.timestamp() > clock.now + HOUR - 120
     assert restored.current_user_state == UserState.SIGNED_IN

@@ -104,10 +104,10 @@ def test_refresh_failure_keeps_the_session(
     client.add_user_state_listener(log)
     clock.advance(HOUR + 60)
     emulator.reset_requests()
-    emulator.faults.inject(make("InitiateAuth", None))
+    emulator.faults.inject(make("GetTokensFromRefreshToken", None))
     with pytest.raises(error):
         client.get_tokens()
-    assert emulator.count("InitiateAuth") == ATTEMPTS
+    assert emulator.count("GetTokensFromRefreshToken") == ATTEMPTS
     assert client.current_user_state == UserState.SIGNED_IN
     assert log.changes == []
     config = {k: v for k, v in aws_config.items() if k != "CredentialsProvider"}
@@ -118,7 +118,7 @@ def test_refresh_failure_keeps_the_session(
     emulator.faults.clear()
     emulator.reset_requests()
     refreshed = client.get_tokens()
-    assert emulator.count("InitiateAuth") == 1
+    assert emulator.count("GetTokensFromRefreshToken") == 1
     assert refreshed.access_token != tokens.access_token
     assert client.current_user_state == UserState.SIGNED_IN
 
@@ -131,9 +131,9 @@ def test_refresh_once_after_one_failure(
     make, _ = FAULTS[kind]
     clock.advance(HOUR + 60)
     emulator.reset_requests()
-    emulator.faults.inject(make("InitiateAuth", 1))
+    emulator.faults.inject(make("GetTokensFromRefreshToken", 1))
     assert client.get_tokens().access_token != tokens.access_token
-    assert emulator.count("InitiateAuth") == 2
+    assert emulator.count("GetTokensFromRefreshToken") == 2
 
 
 def _in_refresh_ahead_window(client: AuthClient, clock: FakeClock) -> None:
@@ -149,35 +149,37 @@ def test_failed_refresh_ahead_serves_the_valid_token_and_backs_off(
     tokens = client.get_tokens()
     _in_refresh_ahead_window(client, clock)
     emulator.reset_requests()
-    emulator.faults.inject(Fault(operation="InitiateAuth", status=500))
+    emulator.faults.inject(Fault(operation="GetTokensFromRefreshToken", status=500))
 
     # Many callers in the window: all get the valid token at once; one refresh runs behind.
     for _ in range(300):
         assert client.get_tokens() == tokens
         clock.advance(0.001)
-    assert wait_until(lambda: emulator.count("InitiateAuth") >= ATTEMPTS)
+    assert wait_until(lambda: emulator.count("GetTokensFromRefreshToken") >= ATTEMPTS)
     time.sleep(0.3)  # let the failed refresh settle into its back-off
     for _ in range(300):
         assert client.get_tokens() == tokens
-    assert emulator.count("InitiateAuth") == ATTEMPTS  # one refresh (3 attempts), no storm
+    assert (
+        emulator.count("GetTokensFromRefreshToken") == ATTEMPTS
+    )  # one refresh (3 attempts), no storm
     assert client.current_user_state == UserState.SIGNED_IN
 
     # After the back-off (at most 1 s) one more refresh is tried, and backs off longer.
     clock.advance(1.01)
     assert client.get_tokens() == tokens
-    assert wait_until(lambda: emulator.count("InitiateAuth") >= 2 * ATTEMPTS)
+    assert wait_until(lambda: emulator.count("GetTokensFromRefreshToken") >= 2 * ATTEMPTS)
     time.sleep(0.3)
     clock.advance(0.9)  # the second back-off is at least 1 s
     for _ in range(100):
         assert client.get_tokens() == tokens
-    assert emulator.count("InitiateAuth") == 2 * ATTEMPTS
+    assert emulator.count("GetTokensFromRefreshToken") == 2 * ATTEMPTS
 
     # The service recovers: the next due refresh succeeds and the new token is served.
     emulator.faults.clear()
     clock.advance(2.0)
     client.get_tokens()
     assert wait_until(lambda: client.get_tokens() != tokens)
-    assert emulator.count("InitiateAuth") == 2 * ATTEMPTS + 1
+    assert emulator.count("GetTokensFromRefreshToken") == 2 * ATTEMPTS + 1
     assert client.get_tokens().expiration > tokens.expiration
 
 

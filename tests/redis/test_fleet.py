@@ -3,9 +3,9 @@
 turn to refresh cannot overwrite the newer session when it resumes; Redis stopped during a
 refresh and started again loses nothing and signs nobody out.
 
-The emulator has no refresh-token rotation (moto's refresh answers carry no new refresh token),
-so these run on a non-rotating app client: every refresh token stays valid, and the counts of
-refresh requests are what shows that the fleet shares one turn.
+These run on a non-rotating app client: every refresh token stays valid, and the counts of
+refresh requests are what shows that the fleet shares one turn (tests/refresh/ covers rotating
+clients on a shared store).
 """
 
 from __future__ import annotations
@@ -44,12 +44,16 @@ SIGNED_OUT = {
 
 
 def refreshes(emulator: Emulator) -> int:
-    """Refresh requests the emulator has seen (InitiateAuth with a refresh flow)."""
+    """Refresh requests the emulator has seen (GetTokensFromRefreshToken, or InitiateAuth with
+    a refresh flow)."""
     return sum(
         1
         for r in emulator.requests
-        if r.operation == "InitiateAuth"
-        and r.params.get("AuthFlow") in {"REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"}
+        if r.operation == "GetTokensFromRefreshToken"
+        or (
+            r.operation == "InitiateAuth"
+            and r.params.get("AuthFlow") in {"REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"}
+        )
     )
 
 
@@ -197,7 +201,7 @@ def test_a_process_stopped_holding_the_turn_cannot_overwrite_the_newer_session(
     processes = fleet(lease=1.0)
     stalled, *others = processes.children
     before = refreshes(emulator)
-    held = emulator.faults.inject(Fault(operation="InitiateAuth", delay=3.0, times=1))
+    held = emulator.faults.inject(Fault(operation="GetTokensFromRefreshToken", delay=3.0, times=1))
     processes.go(stalled)
     deadline = time.monotonic() + 30
     while held.hits == 0:  # P holds the turn and its refresh request has arrived
@@ -254,7 +258,9 @@ def test_redis_stopped_during_a_refresh_and_started_again(
         assert a.initialize() == UserState.SIGNED_IN
         assert b.initialize() == UserState.SIGNED_IN
         before = refreshes(emulator)
-        held = emulator.faults.inject(Fault(operation="InitiateAuth", delay=1.0, times=1))
+        held = emulator.faults.inject(
+            Fault(operation="GetTokensFromRefreshToken", delay=1.0, times=1)
+        )
         refreshed: list[str] = []
         thread = threading.Thread(target=lambda: refreshed.append(a.get_tokens().access_token))
         thread.start()
