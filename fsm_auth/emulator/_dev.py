@@ -18,8 +18,8 @@ from ._server import Emulator
 # What the banner says about each MFA setting of the pool.
 _MFA_BANNER: dict[str, str] = {
     "OFF": "off",
-    "OPTIONAL": "optional (TOTP, or SMS to a user's phone_number)",
-    "ON": "on (TOTP, or SMS to a user's phone_number; set up at the first sign-in)",
+    "OPTIONAL": "optional (TOTP, e-mail, or SMS to a user's phone_number)",
+    "ON": "on (TOTP, e-mail, or SMS to a user's phone_number; set up at the first sign-in)",
 }
 
 
@@ -71,7 +71,8 @@ def run_dev(
         previous = signal.signal(signal.SIGTERM, on_signal)
     emulator.start()
     try:
-        pool = emulator.provision(mfa=mfa, hosted_ui=True)
+        # Every MFA type: e-mail MFA codes are printed like the others (kind email_mfa).
+        pool = emulator.provision(mfa=mfa, hosted_ui=True, mfa_types=("SMS", "TOTP", "EMAIL"))
         config = json.dumps(pool.aws_configuration(), indent=2)
         with lock:
             stream.write(f"fsm-auth dev: local Cognito emulator at {emulator.url}\n")

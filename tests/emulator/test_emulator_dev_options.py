@@ -136,3 +136,67 @@ def test_dev_refuses_an_unknown_mfa_setting(tmp_path: Path) -> None:
 def test_run_dev_refuses_an_unknown_mfa_setting_before_serving() -> None:
     with pytest.raises(ValueError, match="mfa"):
         run_dev(0, None, None, mfa="SOMETIMES")  # type: ignore[arg-type]
+
+
+def test_dev_offers_email_mfa_and_prints_its_codes(tmp_path: Path) -> None:
+    config_path = tmp_path / "awsconfiguration.json"
+    process = subprocess.Popen(
+        _fsm_auth("dev", "--port", "0", "--config-out", str(config_path), "--mfa", "on"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_environment(),
+        cwd=tmp_path,
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True).start()
+    seen: list[str] = []
+    try:
+        _until(lines, "Ctrl-C", seen)
+        assert "e-mail" in "".join(seen)
+        user_pool = json.loads(config_path.read_text())["CognitoUserPool"]["Default"]
+        idp = boto3.client(
+            "cognito-idp",
+            region_name=user_pool["Region"],
+            endpoint_url=user_pool["Endpoint"],
+            config=Config(signature_version=UNSIGNED),
+        )
+        client_id = user_pool["AppClientId"]
+        idp.sign_up(
+            ClientId=client_id,
+            Username="mfauser",
+            Password=_PASSWORD,
+            UserAttributes=[{"Name": "email", "Value": "mfa@example.com"}],
+        )
+        _until(lines, "mfauser", seen)
+        code = seen[-1].rsplit(":", 1)[1].strip()
+        idp.confirm_sign_up(ClientId=client_id, Username="mfauser", ConfirmationCode=code)
+        answer = idp.initiate_auth(
+            ClientId=client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "mfauser", "PASSWORD": _PASSWORD},
+        )
+        assert answer["ChallengeName"] == "MFA_SETUP"
+        assert "EMAIL_OTP" in json.loads(answer["ChallengeParameters"]["MFAS_CAN_SETUP"])
+        asked = idp.respond_to_auth_challenge(
+            ClientId=client_id,
+            ChallengeName="MFA_SETUP",
+            Session=answer["Session"],
+            ChallengeResponses={"USERNAME": "mfauser", "EMAIL": "mfa.codes@example.com"},
+        )
+        assert asked["ChallengeName"] == "EMAIL_OTP"
+        _until(lines, "code email_mfa for mfauser -> mfa.codes@example.com", seen)
+        code = seen[-1].rsplit(":", 1)[1].strip()
+        done = idp.respond_to_auth_challenge(
+            ClientId=client_id,
+            ChallengeName="EMAIL_OTP",
+            Session=asked["Session"],
+            ChallengeResponses={"USERNAME": "mfauser", "EMAIL_OTP_CODE": code},
+        )
+        assert "AccessToken" in done["AuthenticationResult"]
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
