@@ -574,7 +574,15 @@ class SessionMachine:
                 current, tokens = tokens, None
             if tokens is None:
                 try:
-                    tokens = provider.verify(provider.refresh(current))
+                    # A remembered device's key goes with the refresh (DEVICE_KEY); a
+                    # provider is asked with it only when there is one.
+                    device_key = self.device_key
+                    raw = (
+                        provider.refresh(current, device_key=device_key)  # type: ignore[call-arg]
+                        if device_key
+                        else provider.refresh(current)
+                    )
+                    tokens = provider.verify(raw)
                 except _REFUSALS as exc:
                     # Discovered when the tokens can no longer be served: a refused refresh
                     # ahead keeps serving the valid tokens until then.

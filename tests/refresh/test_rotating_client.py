@@ -255,3 +255,26 @@ def test_a_service_without_get_tokens_from_refresh_token_falls_back_once(
     # Asked once (no retries of the unknown operation), then REFRESH_TOKEN_AUTH each time.
     assert refreshes(emulator) == {"GetTokensFromRefreshToken": 1, "legacy": 3}
     assert client.current_user_state is UserState.SIGNED_IN
+
+
+def test_a_remembered_device_sends_its_key_with_the_refresh(
+    emulator: Emulator, make_client: Callable[..., AuthClient], clock: FakeClock
+) -> None:
+    tracked = emulator.provision(
+        refresh_token_rotation=True,
+        device_tracking="always",
+        with_identity_pool=False,
+        bucket=None,
+    )
+    client = make_client(tracked.aws_configuration())
+    client.initialize()
+    confirmed_user(emulator, tracked, "alice", PASSWORD)
+    client.sign_in("alice", PASSWORD)
+    (device,) = client.list_devices()
+    clock.advance(HOUR + 60)
+    emulator.reset_requests()
+    client.get_tokens(wait=False)
+    (request,) = [r for r in emulator.requests if r.operation == "GetTokensFromRefreshToken"]
+    assert request.params.get("DeviceKey") == device.key
+    assert request.status == 200
+    assert client.current_user_state is UserState.SIGNED_IN
