@@ -212,3 +212,50 @@ def test_list_devices_pages_through_the_service(
         sign_in_with_sms(client, emulator)
     assert len(clients[0].list_devices()) == 3
     assert len(clients[0].list_devices(limit=2)) == 2
+
+
+@pytest.mark.parametrize("flow", ["USER_SRP_AUTH", "USER_PASSWORD_AUTH"])
+def test_an_app_client_with_a_secret_signs_in_with_its_device(
+    emulator: Emulator, device_client: Callable[..., AuthClient], sms_user: Any, flow: str
+) -> None:
+    # Every device answer carries the SECRET_HASH, for the service's name of the user.
+    pool = device_pool(emulator, client_secret=True)
+    sms_user(pool)
+    client = device_client(pool, flow=flow)
+    sign_in_with_sms(client, emulator)
+    client.sign_out()
+    emulator.reset_requests()
+    sign_in_without_mfa(client)
+    assert emulator.count("RespondToAuthChallenge") == (3 if flow == "USER_SRP_AUTH" else 2)
+
+
+def test_totp_mfa_is_skipped_on_a_remembered_device(
+    emulator: Emulator,
+    pool: Provisioned,
+    device_client: Callable[..., AuthClient],
+    make_client: Callable[..., AuthClient],
+) -> None:
+    import pyotp
+
+    from fsm_auth.emulator import FakeClock
+
+    admin = emulator.admin_client()
+    setup = make_client(pool.aws_configuration(), identity_pool=False)
+    setup.sign_up("tom", PASSWORD, attributes={"email": "tom@example.com"})
+    setup.confirm_sign_up("tom", emulator.last_code("tom", "sign_up"))
+    setup.sign_in("tom", PASSWORD)  # a device of its own (in memory), not the one below
+    access = setup.get_tokens().access_token
+    secret = admin.associate_software_token(AccessToken=access)["SecretCode"]
+    clock = emulator.clock
+    assert isinstance(clock, FakeClock)
+    admin.verify_software_token(AccessToken=access, UserCode=pyotp.TOTP(secret).at(clock.now))
+    admin.set_user_mfa_preference(
+        AccessToken=access, SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True}
+    )
+    client = device_client(pool)
+    result = client.sign_in("tom", PASSWORD)
+    assert result.state is SignInState.SOFTWARE_TOKEN_MFA
+    client.confirm_sign_in(pyotp.TOTP(secret).at(clock.now))
+    client.sign_out()
+    client.close()
+    sign_in_without_mfa(device_client(pool), "tom")
