@@ -30,6 +30,7 @@ from fsm_auth.values import (
 )
 
 if TYPE_CHECKING:
+    from fsm_auth._mfa import MFAPreference, MFAPreferences
     from fsm_auth.config import AuthConfig
     from fsm_auth.plugins import PluginRegistry
     from fsm_auth.signin import ServiceCall, SignInFlow, SignInRequest
@@ -44,6 +45,7 @@ __all__ = [
     "ProviderFactory",
     "RawTokens",
     "ServerClock",
+    "UserPoolMFAProvider",
     "UserPoolProvider",
     "as_server_clock",
 ]
@@ -284,6 +286,33 @@ class UserPoolProvider(Protocol):
 
     def revoke_token(self, refresh_token: str) -> None:
         """Revoke one session's refresh token (and the tokens issued from it)."""
+        ...
+
+
+@runtime_checkable
+class UserPoolMFAProvider(Protocol):
+    """What a user-pool provider adds to manage the signed-in user's MFA (optional: a provider
+    without these methods still serves the ``user_pool`` role; the client's MFA calls then
+    raise ``ProviderError``). MFA types are named ``"SMS"``, ``"TOTP"`` and ``"EMAIL"``."""
+
+    def associate_software_token(self, access_token: str) -> str:
+        """A new TOTP secret for the user, inactive until verified."""
+        ...
+
+    def verify_software_token(
+        self, access_token: str, code: str, *, friendly_device_name: str | None
+    ) -> None:
+        """Confirm the TOTP secret with a first code; ``CodeMismatchError`` for a wrong one."""
+        ...
+
+    def set_user_mfa_preference(
+        self, access_token: str, preferences: Mapping[str, MFAPreference]
+    ) -> None:
+        """Apply one :class:`~fsm_auth.MFAPreference` per MFA type named."""
+        ...
+
+    def get_user_mfa_preference(self, access_token: str) -> MFAPreferences:
+        """The MFA types on for the user and the preferred one."""
         ...
 
 

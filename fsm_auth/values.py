@@ -67,6 +67,9 @@ class SignInState(str, enum.Enum):
     CUSTOM_CHALLENGE = "CUSTOM_CHALLENGE"
     SELECT_MFA_TYPE = "SELECT_MFA_TYPE"
     MFA_SETUP = "MFA_SETUP"
+    EMAIL_OTP = "EMAIL_OTP"
+    SMS_OTP = "SMS_OTP"
+    SELECT_CHALLENGE = "SELECT_CHALLENGE"
 
     def __str__(self) -> str:
         return self.value

@@ -20,6 +20,13 @@ Keys of a challenge:
   ``attributes``: the one that lists user attributes the answer must come with.
 - ``before_prompt`` / ``before_answer``: provider steps run before the prompt is shown (e.g.
   fetching a TOTP secret) and with the answer before it is sent (e.g. verifying the code).
+- ``options``: for a challenge whose answer first picks one of ``choices`` (MFA_SETUP: what to
+  set up), how each choice is then asked, as a declaration of its own (``answer``, ``label``,
+  ``secret``, ``before_prompt``, ``before_answer``, ``description``), by choice. The caller
+  answers the choice by name (a choice the service lists alone is taken without asking), then
+  the same challenge again as the chosen option declares it; its ``choices`` parameter then
+  lists the chosen option alone (:meth:`Challenge.resolve` gives the option's declaration). A
+  service that lists no choice gets the first option declared.
 - ``description``.
 
 A challenge the service asks for that the spec does not declare is refused by name
@@ -29,6 +36,7 @@ not ``SignInState`` has a member for it. A UI renders any challenge from this ta
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, Literal
@@ -56,7 +64,12 @@ _FIELDS = frozenset(
         "before_prompt",
         "before_answer",
         "description",
+        "options",
     }
+)
+# What an option of ``options`` may declare.
+_OPTION_FIELDS = frozenset(
+    {"answer", "label", "secret", "before_prompt", "before_answer", "description"}
 )
 
 
@@ -75,12 +88,44 @@ class Challenge:
     before_prompt: str | None = None
     before_answer: str | None = None
     description: str | None = None
+    # Not hashed (a mapping); compared like the other keys.
+    options: Mapping[str, Challenge] | None = attrs.field(default=None, hash=False)
+    # Set on the declaration :meth:`option` gives: the choice it asks.
+    chosen: str | None = None
 
     @property
     def provider_steps(self) -> tuple[str, ...]:
-        """The provider steps this challenge names."""
-        steps = (self.handler, self.before_prompt, self.before_answer)
-        return tuple(step for step in steps if step is not None)
+        """The provider steps this challenge names (its options' too)."""
+        steps = [self.handler, self.before_prompt, self.before_answer]
+        for option in (self.options or {}).values():
+            steps.extend(option.provider_steps)
+        return tuple(dict.fromkeys(step for step in steps if step is not None))
+
+    def option(self, choice: str) -> Challenge:
+        """The declaration that asks ``choice`` (one of :attr:`options`): the option's keys,
+        under this challenge's name (the answer goes to the same challenge)."""
+        declared = (self.options or {})[choice]
+        return attrs.evolve(
+            declared,
+            name=self.name,
+            description=declared.description or self.description,
+            chosen=choice,
+        )
+
+    def resolve(self, parameters: Mapping[str, str]) -> Challenge:
+        """The declaration a prompt with ``parameters`` is asked by: this one (a choice) while
+        the ``choices`` parameter lists several declared options; else the option it lists,
+        or the first option declared when it lists none."""
+        if not self.options or self.choices is None:
+            return self
+        try:
+            listed = json.loads(parameters.get(self.choices) or "[]")
+        except ValueError:
+            listed = []
+        declared = [c for c in listed if isinstance(c, str) and c in self.options]
+        if len(declared) > 1:
+            return self
+        return self.option(declared[0] if declared else next(iter(self.options)))
 
 
 class ChallengeTable(Mapping[str, Challenge]):
@@ -138,7 +183,7 @@ def _parse(name: Any, entry: Any, label: str) -> Challenge:
         raise SpecError(
             f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(_FIELDS))})"
         )
-    text = {k: entry.get(k) for k in _FIELDS - {"secret"}}
+    text = {k: entry.get(k) for k in _FIELDS - {"secret", "options"}}
     for key, value in text.items():
         if value is not None and (not isinstance(value, str) or not value):
             raise SpecError(f"{where}: {key} must be non-empty text")
@@ -146,13 +191,16 @@ def _parse(name: Any, entry: Any, label: str) -> Challenge:
     if not isinstance(secret, bool):
         raise SpecError(f"{where}: secret must be true or false")
     answered_by = text["answered_by"] or "user"
+    options = _options(entry.get("options"), text["choices"], where, label)
+    if options is not None and answered_by != "user":
+        raise SpecError(f"{where}: options are for a challenge the user answers")
     if answered_by == "provider":
         if text["handler"] is None:
             raise SpecError(f"{where}: a challenge answered by the provider needs a handler")
     elif answered_by == "user":
         if text["label"] is None:
             raise SpecError(f"{where}: a challenge the user answers needs a label")
-        if text["answer"] is None and text["before_answer"] is None:
+        if text["answer"] is None and text["before_answer"] is None and options is None:
             raise SpecError(f"{where}: a challenge the user answers needs an answer key")
     else:
         raise SpecError(f"{where}: answered_by must be 'user' or 'provider'")
@@ -168,4 +216,31 @@ def _parse(name: Any, entry: Any, label: str) -> Challenge:
         before_prompt=text["before_prompt"],
         before_answer=text["before_answer"],
         description=text["description"],
+        options=options,
     )
+
+
+def _options(
+    raw: Any, choices: str | None, where: str, label: str
+) -> Mapping[str, Challenge] | None:
+    """The ``options`` of a challenge: each choice's declaration, parsed as a challenge."""
+    if raw is None:
+        return None
+    if choices is None:
+        raise SpecError(f"{where}: options need choices (the parameter listing them)")
+    if not isinstance(raw, Mapping) or not raw:
+        raise SpecError(f"{where}: options must map each choice to its declaration")
+    parsed: dict[str, Challenge] = {}
+    for choice, entry in raw.items():
+        if not isinstance(choice, str) or not choice:
+            raise SpecError(f"{where}: option names must be non-empty text, got {choice!r}")
+        if not isinstance(entry, Mapping):
+            raise SpecError(f"{where}: option {choice!r} must be a mapping of its keys")
+        unknown = sorted(str(k) for k in entry if k not in _OPTION_FIELDS)
+        if unknown:
+            raise SpecError(
+                f"{where}: option {choice!r}: unknown key(s) {', '.join(unknown)} "
+                f"(allowed: {', '.join(sorted(_OPTION_FIELDS))})"
+            )
+        parsed[choice] = _parse(choice, entry, label)
+    return MappingProxyType(parsed)

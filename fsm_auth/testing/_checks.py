@@ -9,8 +9,8 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from fsm_auth.errors import SpecError
-from fsm_auth.plugins import missing_methods
-from fsm_auth.provider import IdentityPoolProvider, UserPoolProvider
+from fsm_auth.plugins import missing_methods, protocol_methods
+from fsm_auth.provider import IdentityPoolProvider, UserPoolMFAProvider, UserPoolProvider
 from fsm_auth.signin import ChallengeTable
 
 from ._flows import challenge_table
@@ -57,6 +57,13 @@ def check_user_pool_provider(provider: object) -> ChallengeTable:
         )
     if not isinstance(provider, UserPoolProvider):
         raise AssertionError(f"{name} is not a UserPoolProvider")
+    # MFA management is optional, but all of it or none: the client checks the whole protocol.
+    mfa = protocol_methods(UserPoolMFAProvider)
+    lacking_mfa = missing_methods(provider, UserPoolMFAProvider)
+    if lacking_mfa and len(lacking_mfa) < len(mfa):
+        raise AssertionError(
+            f"{name} implements part of UserPoolMFAProvider: it lacks {', '.join(lacking_mfa)}"
+        )
     source = getattr(provider, "sign_in_spec", "sign_in")
     try:
         table = challenge_table(provider)

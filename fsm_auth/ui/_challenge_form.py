@@ -30,13 +30,16 @@ if TYPE_CHECKING:
 __all__ = ["Reply", "ask_challenge"]
 
 # Wording for the end user of the challenges fsm-auth ships (their declared descriptions are
-# written for developers); any other challenge is introduced by its declared description. A
-# custom challenge's question is in its parameters, shown next.
+# written for developers), an option of one (MFA_SETUP's) as ``NAME:OPTION``; any other
+# challenge is introduced by its declared description. A custom challenge's question is in its
+# parameters, shown next.
 _INTROS: dict[str, str | None] = {
     "NEW_PASSWORD_REQUIRED": "Choose a new password for your account.",
     "SOFTWARE_TOKEN_MFA": "Enter the code your authenticator app shows for this account.",
     "SELECT_MFA_TYPE": "Choose how to receive your sign-in code.",
-    "MFA_SETUP": "This account needs an authenticator app for sign-in codes.",
+    "MFA_SETUP": "This account needs a second sign-in step: choose one to set up.",
+    "MFA_SETUP:SOFTWARE_TOKEN_MFA": "This account needs an authenticator app for sign-in codes.",
+    "MFA_SETUP:EMAIL_OTP": "This account needs sign-in codes by e-mail: where should they go?",
     "CUSTOM_CHALLENGE": None,
 }
 
@@ -91,6 +94,8 @@ def ask_challenge(
     introduction is not repeated and the attributes typed then are offered as defaults.
     """
     parameters = result.parameters
+    # A challenge with options (MFA_SETUP) is asked, once chosen, as the chosen option declares.
+    challenge = challenge.resolve(parameters)
     if previous is None:
         _introduce(console, challenge, result, account=account, issuer=issuer)
     options = _json_list(parameters.get(challenge.choices)) if challenge.choices else None
@@ -109,7 +114,9 @@ def _introduce(
     console: Console, challenge: Challenge, result: SignInResult, *, account: str, issuer: str
 ) -> None:
     delivered = delivery_line(result.code_delivery)
-    intro = delivered or _INTROS.get(challenge.name, challenge.description)
+    # An option of a challenge (MFA_SETUP's TOTP or e-mail) has wording of its own.
+    key = f"{challenge.name}:{challenge.chosen}" if challenge.chosen else challenge.name
+    intro = delivered or _INTROS.get(key, _INTROS.get(challenge.name, challenge.description))
     if intro:
         console.say(printable(intro))
     parameters = result.parameters

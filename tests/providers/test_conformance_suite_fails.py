@@ -152,6 +152,38 @@ def test_a_missing_method_fails_the_protocol_test(
     assert "revoke_token" in text
 
 
+def test_part_of_mfa_management_fails_the_protocol_test(
+    suite: UserPoolProviderTests, fixtures: Callable[..., dict[str, Any]]
+) -> None:
+    class HalfMFA(Wrapped):
+        lacking = ("get_user_mfa_preference",)
+
+    values = fixtures(HalfMFA)
+    text = failure(
+        suite.test_serves_the_user_pool_role,
+        **pick(values, "provider", "sign_in_flow", "service_offline"),
+    )
+    assert "UserPoolMFAProvider" in text
+    assert "get_user_mfa_preference" in text
+
+
+def test_a_provider_without_mfa_management_passes_the_protocol_test(
+    suite: UserPoolProviderTests, fixtures: Callable[..., dict[str, Any]]
+) -> None:
+    class NoMFA(Wrapped):
+        lacking = (
+            "associate_software_token",
+            "verify_software_token",
+            "set_user_mfa_preference",
+            "get_user_mfa_preference",
+        )
+
+    values = fixtures(NoMFA)
+    suite.test_serves_the_user_pool_role(
+        **pick(values, "provider", "sign_in_flow", "service_offline")
+    )
+
+
 def test_a_step_the_spec_names_and_the_provider_lacks_fails_the_protocol_test(
     suite: UserPoolProviderTests, fixtures: Callable[..., dict[str, Any]]
 ) -> None:

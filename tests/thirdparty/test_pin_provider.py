@@ -345,6 +345,22 @@ def test_the_client_asks_for_the_pin_by_name(
     assert pin.pin_matches(PIN, stored)
 
 
+def test_a_provider_without_mfa_management_says_so(
+    pin_client: AuthClient, emulator: Emulator, pin: ModuleType
+) -> None:
+    # The PIN provider wraps Cognito's but forwards no MFA management: still a user-pool
+    # provider, and the client's MFA calls name what is missing instead of failing oddly.
+    sign_up_with_pin(pin_client, emulator, pin, "pim")
+    pin_client.sign_in("pim", PASSWORD)
+    pin_client.confirm_sign_in(PIN)
+    before = emulator.count()
+    with pytest.raises(ProviderError, match="does not manage MFA"):
+        pin_client.fetch_mfa_preference()
+    with pytest.raises(ProviderError, match="PinProvider"):
+        pin_client.set_up_totp()
+    assert emulator.count() == before
+
+
 def test_too_many_wrong_pins_end_the_sign_in(
     pin_client: AuthClient, emulator: Emulator, pin: ModuleType
 ) -> None:

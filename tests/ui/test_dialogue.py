@@ -280,7 +280,7 @@ def test_other_refusals_sign_in_again_and_ask_again() -> None:
     setup = prompt("MFA_SETUP", {"SECRET_CODE": "JBSWY3DPEHPK3PXP", "MFAS_CAN_SETUP": "[]"})
     client = FakeClient(
         ("sign_in", setup),
-        ("confirm_sign_in", enable_token_error("Code mismatch and fail enable Software Token MFA")),
+        ("confirm_sign_in", service_error("SoftwareTokenMFANotFoundException", "Not found")),
         ("sign_in", setup),
         ("confirm_sign_in", DONE),
     )
@@ -291,9 +291,22 @@ def test_other_refusals_sign_in_again_and_ask_again() -> None:
     assert "otpauth://totp/AWSCognito:ann?secret=JBSWY3DPEHPK3PXP&issuer=AWSCognito" in console.text
 
 
+def test_a_wrong_first_authenticator_code_is_asked_again_in_the_same_sign_in() -> None:
+    setup = prompt("MFA_SETUP", {"SECRET_CODE": "JBSWY3DPEHPK3PXP", "MFAS_CAN_SETUP": "[]"})
+    client = FakeClient(
+        ("sign_in", setup),
+        ("confirm_sign_in", enable_token_error("Code mismatch and fail enable Software Token MFA")),
+        ("confirm_sign_in", DONE),
+    )
+    label = "Code from your authenticator app: "
+    result, console = run(client, [*SIGN_IN, (label, "000000"), (label, "123456")])
+    assert result is DONE
+    assert console.text.count("Key: JBSWY3DPEHPK3PXP") == 1
+
+
 def enable_token_error(message: str) -> Exception:
-    """What Cognito answers a wrong first code of an authenticator set-up with (no error
-    class of its own: a plain ServiceError)."""
+    """What Cognito answers a wrong first code of an authenticator set-up with (mapped to
+    CodeMismatchError: the same set-up session takes another code)."""
     return service_error("EnableSoftwareTokenMFAException", message)
 
 
