@@ -30,6 +30,7 @@ import attrs
 from . import _moto
 from ._errors import CognitoError
 from ._grants import OAuthGrant
+from ._rotation import rotate
 from ._tokens import TokenState
 from ._web import Response, empty, form, json_answer, method, oauth_error
 
@@ -314,11 +315,18 @@ class OAuthTokens:
                 raise OAuthError("invalid_grant", error.message) from None
             entry = pool.refresh_tokens[token]
             grant = self.tokens.grants.get(entry[2]) if entry is not None else None
+            try:
+                # A rotating app client rotates here too (the grace period as for the API).
+                rotated = rotate(self.tokens, pool, client, token)
+            except CognitoError as error:
+                raise OAuthError("invalid_grant", error.message) from None
             access, id_token, expires_in = pool.create_tokens_from_refresh_token(token)
         answer: dict[str, Any] = {"access_token": access}
         # A sign-in of the user-pool API was not an OAuth grant: its id token comes too.
         if grant is None or grant.has_id_token:
             answer["id_token"] = id_token
+        if rotated is not None:
+            answer["refresh_token"] = rotated
         answer.update(expires_in=expires_in, token_type="Bearer")
         return json_answer(200, answer)
 

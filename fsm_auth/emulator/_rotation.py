@@ -23,7 +23,6 @@ other settings, so ``DescribeUserPoolClient`` shows it): ``{"Feature": "ENABLED"
 from __future__ import annotations
 
 import secrets
-import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -34,7 +33,7 @@ from . import _moto
 from ._errors import CognitoError, not_authorized
 from ._tokens import TokenState
 
-__all__ = ["RotationBook", "RotationSetting", "rotation_config"]
+__all__ = ["RotationBook", "RotationSetting", "rotate", "rotation_config"]
 
 Params = dict[str, Any]
 # Cognito's range for RetryGracePeriodSeconds.
@@ -74,13 +73,12 @@ def rotation_config(enabled: bool, grace_seconds: int) -> dict[str, Any]:
 
 
 class RotationBook:
-    """``GetTokensFromRefreshToken`` and what rotation remembers: when each rotated-out refresh
-    token was first rotated out."""
+    """``GetTokensFromRefreshToken``, and the refusal of ``REFRESH_TOKEN_AUTH`` on a rotating
+    client. What rotation remembers (when each rotated-out token was first rotated out) lives
+    in the :class:`TokenState`, shared with the hosted UI's token endpoint."""
 
     def __init__(self, tokens: TokenState) -> None:
         self.tokens = tokens
-        self._lock = threading.Lock()
-        self._rotated_at: dict[str, float] = {}
 
     def handlers(self) -> dict[str, Callable[[Params], dict[str, Any] | None]]:
         """The operations this book answers, for the user-pool layer's table."""
@@ -122,35 +120,47 @@ class RotationBook:
             raise not_authorized(f"Unable to verify secret for client {client.id}")
         token = str(token)
         # Unknown, revoked (the whole family), expired, another client's, user gone/disabled.
-        user = self.tokens.refreshable(pool, client, token)
-        setting = RotationSetting.of(client)
-        now = self.tokens.clock()
-        with self._lock:
-            rotated_at = self._rotated_at.get(token)
-            if rotated_at is not None and now >= rotated_at + setting.grace_seconds:
-                raise CognitoError(
-                    "RefreshTokenReuseException",
-                    "The refresh token has been invalidated by refresh token rotation.",
-                )
-            access, id_token, expires_in = pool.create_tokens_from_refresh_token(token)
-            result: dict[str, Any] = {
-                "AccessToken": access,
-                "ExpiresIn": expires_in,
-                "TokenType": "Bearer",
-                "IdToken": id_token,
-            }
-            if setting.enabled:
-                result["RefreshToken"] = self._rotate(pool, token, user.username, now)
+        self.tokens.refreshable(pool, client, token)
+        rotated = rotate(self.tokens, pool, client, token)
+        access, id_token, expires_in = pool.create_tokens_from_refresh_token(token)
+        result: dict[str, Any] = {
+            "AccessToken": access,
+            "ExpiresIn": expires_in,
+            "TokenType": "Bearer",
+            "IdToken": id_token,
+        }
+        if rotated is not None:
+            result["RefreshToken"] = rotated
         return {"AuthenticationResult": result}
 
-    def _rotate(self, pool: _moto.CognitoIdpUserPool, token: str, username: str, now: float) -> str:
-        """A new refresh token of the same sign-in (same ``origin_jti``), the old one rotated
-        out as of its first rotation (a retry within the grace period does not extend it)."""
+
+def rotate(
+    tokens: TokenState,
+    pool: _moto.CognitoIdpUserPool,
+    client: _moto.CognitoIdpUserPoolClient,
+    token: str,
+) -> str | None:
+    """For a refresh with ``token`` (which ``refreshable`` accepted): refuse it when it was
+    rotated out longer ago than the grace period (``RefreshTokenReuseException``); on a
+    rotating client, a new refresh token of the same sign-in (same ``origin_jti``, a fresh
+    lifetime) and ``token`` rotated out as of its first rotation (a retry within the grace
+    period does not extend it). ``None`` when the client does not rotate."""
+    setting = RotationSetting.of(client)
+    now = tokens.clock()
+    with tokens.lock:
+        rotated_at = tokens.rotated_at.get(token)
+        if rotated_at is not None and now >= rotated_at + setting.grace_seconds:
+            raise CognitoError(
+                "RefreshTokenReuseException",
+                "The refresh token has been invalidated by refresh token rotation.",
+            )
+        if not setting.enabled:
+            return None
         entry = pool.refresh_tokens[token]
         assert entry is not None  # refreshable() refused a revoked token
-        client_id, _username, origin = entry
+        client_id, username, origin = entry
         new = str(uuid.uuid4())
         pool.refresh_tokens[new] = (client_id, username, origin)
-        self.tokens.refresh_issued[new] = now
-        self._rotated_at.setdefault(token, now)
+        tokens.refresh_issued[new] = now
+        tokens.rotated_at.setdefault(token, now)
         return new

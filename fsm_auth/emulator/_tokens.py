@@ -24,6 +24,8 @@ class TokenState:
         self.refresh_issued: dict[str, float] = {}
         self.revoked_origins: set[str] = set()
         self.grants: dict[str, OAuthGrant] = {}
+        # Refresh tokens rotated out (refresh-token rotation, _rotation): when first rotated.
+        self.rotated_at: dict[str, float] = {}
 
     def patch_pools(self) -> None:
         """Give every pool per-client token lifetimes and refresh issue stamps."""

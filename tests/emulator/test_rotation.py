@@ -282,3 +282,40 @@ def test_json_protocol_as_the_client_transport_speaks_it(
     )
     assert answer.status_code == 200
     assert answer.json()["AuthenticationResult"]["RefreshToken"] != token
+
+
+def test_the_hosted_ui_token_endpoint_rotates_too(
+    emulator: Emulator,
+    idp: Any,
+    sign_up_confirmed: Any,
+    password_sign_in: Any,
+    clock: FakeClock,
+) -> None:
+    pool = _rotating(emulator, grace=10, hosted_ui=True)
+    sign_up_confirmed(pool, "una")
+    old = password_sign_in(pool, "una")["AuthenticationResult"]["RefreshToken"]
+
+    def grant(token: str) -> requests.Response:
+        return requests.post(
+            f"{emulator.url}/oauth2/token",
+            data={
+                "grant_type": "refresh_token",
+                "client_id": pool.client_id,
+                "refresh_token": token,
+            },
+            timeout=10,
+        )
+
+    answer = grant(old)
+    assert answer.status_code == 200, answer.text
+    new = answer.json()["refresh_token"]
+    assert new != old
+    assert grant(old).status_code == 200  # within the grace period
+    clock.advance(10)
+    refused = grant(old)
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_grant"
+    # One rotation state for both ways of refreshing.
+    with pytest.raises(idp.exceptions.RefreshTokenReuseException):
+        _refresh(idp, pool, old)
+    assert _refresh(idp, pool, new)["RefreshToken"] != new

@@ -131,6 +131,7 @@ def test_2_processes_x_16_threads_refresh_once_per_expiry(
     clock: FakeClock,
     tmp_path: Path,
 ) -> None:
+    emulator.reset_requests()
     directory = tmp_path / "s"
     _signed_in_on_disk(emulator, pool, make_client, directory, "alice")
     config = pool.aws_configuration()
