@@ -4,6 +4,7 @@ bad arguments refused by name, and no secret in any repr or error."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import pyotp
@@ -266,3 +267,31 @@ def test_mfa_calls_need_a_signed_in_user(
     ):
         with pytest.raises((NotSignedInError, UnableToSignInError)):
             call()
+
+
+def test_no_secret_reaches_a_log_or_an_error(
+    make_client: Callable[..., AuthClient],
+    emulator: Emulator,
+    optional_pool: Provisioned,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = client_on(make_client, optional_pool)
+    confirmed_user(emulator, optional_pool, "quiet", PASSWORD)
+    client.sign_in("quiet", PASSWORD)
+    setup = client.set_up_totp()
+    code = totp_code(setup, clock)
+    errors = []
+    for attempt in (wrong(code), code):
+        try:
+            client.verify_totp_setup(attempt)
+        except CodeMismatchError as exc:
+            errors.append(f"{exc!s} {exc!r}")
+    assert errors
+    client.update_mfa_preference(totp=MFAPreference.PREFERRED)
+    access = client.get_tokens().access_token
+    for text in (caplog.text, *errors, repr(setup), repr(client.fetch_mfa_preference())):
+        assert setup.secret_code not in text
+        assert access not in text
+        assert code not in text
