@@ -3,9 +3,11 @@
 turn to refresh cannot overwrite the newer session when it resumes; Redis stopped during a
 refresh and started again loses nothing and signs nobody out.
 
-These run on a non-rotating app client: every refresh token stays valid, and the counts of
-refresh requests are what shows that the fleet shares one turn (tests/refresh/ covers rotating
-clients on a shared store).
+Each runs on a non-rotating app client (every refresh token stays valid) and on one that
+rotates refresh tokens (each refresh answers a new one, the old one lasting the grace period):
+the counts of refresh requests are what shows that the fleet shares one turn, and on the
+rotating client that a process adopts the rotated token another saved instead of refreshing
+with its own.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import pytest
 from redis_helpers import KEY, RedisServer, import_path
 
 from fsm_auth import AuthClient, NetworkError, SessionStoreUnavailableError, UserState
-from fsm_auth.emulator import Emulator, FakeClock, Fault
+from fsm_auth.emulator import Emulator, FakeClock, Fault, Provisioned
 from fsm_auth.session import RedisSessionStore
 
 pytestmark = pytest.mark.timeout(120)
@@ -63,6 +65,12 @@ def digest(token: str) -> str:
 
 def fleet_store(url: str, **kwargs: Any) -> RedisSessionStore:
     return RedisSessionStore(url, key=KEY, namespace="fleet-test", session_id="fleet", **kwargs)
+
+
+@pytest.fixture(params=["non-rotating", "rotating"])
+def pool(request: pytest.FixtureRequest, emulator: Emulator) -> Provisioned:
+    """The fleet's pool, its app client rotating refresh tokens or not."""
+    return emulator.provision(refresh_token_rotation=request.param == "rotating")
 
 
 @pytest.fixture
