@@ -19,8 +19,9 @@ from fsm_auth import (
     UserState,
 )
 from fsm_auth.emulator import Emulator, FakeClock, Fault, Provisioned
+from fsm_auth.session import MemorySessionStore
 
-from .conftest import HOUR, PASSWORD
+from .conftest import GRACE, HOUR, PASSWORD
 
 THREADS = 32
 
@@ -120,3 +121,33 @@ def test_a_refused_forced_refresh_signs_the_user_out_as_any_refusal(
     with pytest.raises(UnableToSignInError):
         signed_in.get_tokens(wait=False)
     assert signed_in.current_user_state is UserState.SIGNED_OUT_USER_POOLS_TOKEN_INVALID
+
+
+def test_a_forced_refresh_uses_the_token_another_client_rotated(
+    emulator: Emulator,
+    pool: Provisioned,
+    make_client: Callable[..., AuthClient],
+    clock: FakeClock,
+) -> None:
+    # Two clients on one store: the first refreshes (its refresh token rotated and saved);
+    # the second, whose cached tokens are still valid, is asked to refresh: it must refresh
+    # with the rotated token from the store, not with the one it holds (rotated out).
+    store = MemorySessionStore()
+    first = make_client(store=store)
+    first.initialize()
+    confirmed_user(emulator, pool, "alice", PASSWORD)
+    first.sign_in("alice", PASSWORD)
+    second = make_client(store=store)
+    assert second.initialize() is UserState.SIGNED_IN
+    held = second.get_tokens().refresh_token
+    rotated = first.get_tokens(force_refresh=True).refresh_token
+    assert rotated != held
+    clock.advance(GRACE)  # the token the second client holds is now refused by the service
+    emulator.reset_requests()
+    forced = second.get_tokens(force_refresh=True)
+    (request,) = emulator.requests
+    assert request.operation == "GetTokensFromRefreshToken"
+    assert request.params["RefreshToken"] == rotated
+    assert request.status == 200
+    assert forced.refresh_token not in (held, rotated)
+    assert second.current_user_state is UserState.SIGNED_IN
