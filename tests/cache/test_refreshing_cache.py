@@ -650,3 +650,68 @@ def test_keep_warm_once_and_not_after_close(
     cache.keep_warm()
     time.sleep(0.02)
     assert not [t for t in threading.enumerate() if t.name.endswith("test-warm")]
+
+
+# -- forced refresh ---------------------------------------------------------------------------
+
+
+def test_forced_refresh_of_a_fresh_value_fetches_once_for_every_caller_asking_at_once(
+    cache: RefreshingCache[str], clock: FakeClock, source: Source
+) -> None:
+    cache.set(hour(clock))
+    source.gate = threading.Event()
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda: results.append(cache.refresh())) for _ in range(16)]
+    threads[0].start()
+    assert source.entered.wait(WAIT)
+    for thread in threads[1:]:
+        thread.start()
+    wait_until(lambda: sum(t.is_alive() for t in threads) == 16)
+    source.gate.set()
+    for thread in threads:
+        thread.join(WAIT)
+    assert results == ["v1"] * 16
+    assert source.calls == ["v0"]
+    assert cache.get() == "v1"  # the forced value is the cached one
+
+
+def test_forced_refresh_asked_after_one_finished_fetches_again(
+    cache: RefreshingCache[str], clock: FakeClock, source: Source
+) -> None:
+    cache.set(hour(clock))
+    assert cache.refresh() == "v1"
+    assert cache.refresh() == "v2"
+    assert source.calls == ["v0", "v1"]
+
+
+def test_forced_refresh_runs_the_fetch_it_is_given_and_shares_its_error(
+    cache: RefreshingCache[str], clock: FakeClock, source: Source
+) -> None:
+    cache.set(hour(clock))
+    seen: list[str | None] = []
+
+    def forced(previous: str | None) -> Expiring[str]:
+        seen.append(previous)
+        raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError, match="refused"):
+        cache.refresh(fetch=forced)
+    assert seen == ["v0"]
+    assert source.calls == []
+    assert cache.get() == "v0"  # still fresh: served as it was
+
+
+def test_forced_refresh_with_a_timeout_raises_timeout_and_the_fetch_goes_on(
+    cache: RefreshingCache[str], clock: FakeClock, source: Source
+) -> None:
+    cache.set(hour(clock))
+    source.gate = threading.Event()
+    with pytest.raises(TimeoutError):
+        cache.refresh(timeout=0.05)
+    source.gate.set()
+
+    def refreshed() -> bool:
+        item = cache.peek()
+        return item is not None and item.value == "v1"
+
+    wait_until(refreshed)
