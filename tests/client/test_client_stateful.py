@@ -25,8 +25,12 @@ from fsm_auth import (
     GuestAccessNotAllowedError,
     HostedUIOptions,
     IdentityProvider,
+    InvalidParameterError,
+    MFAPreference,
+    MFAPreferences,
     NotAuthorizedError,
     NotSignedInError,
+    ResourceNotFoundError,
     UnableToSignInError,
     UserState,
 )
@@ -43,9 +47,18 @@ LEGAL = {(s, t.dest) for t in SPEC.transitions for s in t.sources if s != t.dest
 
 
 def test_random_lives_follow_the_spec(emulator: Emulator, clock: FakeClock, admin_idp: Any) -> None:
-    pool = emulator.provision(hosted_ui=True)  # sign-ins by password and by the hosted UI
+    # Sign-ins by password and by the hosted UI; e-mail MFA offered (MFA itself is off, so a
+    # preference changes what GetUser says, not how the user signs in).
+    # Devices tracked on the user's say-so: every password sign-in of a new device confirms
+    # it (the hosted UI's do not), remember_device() remembers it.
+    pool = emulator.provision(
+        hosted_ui=True, mfa_types=("SMS", "TOTP", "EMAIL"), device_tracking="user_opt_in"
+    )
     config = pool.aws_configuration()
     store = MemorySessionStore()  # shared by restarts, as a storage_dir would be
+    # The model of each user's e-mail MFA at the pool, (on, preferred): the pool outlives a
+    # life, and a restart may restore whoever the store last held.
+    email_mfa: dict[str, tuple[bool, bool]] = {}
 
     class ClientLife(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -94,6 +107,9 @@ def test_random_lives_follow_the_spec(emulator: Emulator, clock: FakeClock, admi
         def sign_in(self) -> None:
             self.client.sign_in(self.username, PASSWORD)
             assert self.client.current_user_state is UserState.SIGNED_IN
+            # This device is one the pool knows: kept, or (new, or forgotten at the pool
+            # meanwhile) confirmed by this sign-in.
+            assert self._this_device() in self._pool_devices()
 
         @rule()
         def hosted_ui_sign_in(self) -> None:
@@ -179,6 +195,97 @@ def test_random_lives_follow_the_spec(emulator: Emulator, clock: FakeClock, admi
         @rule()
         def identity_pool_accepts_again(self) -> None:
             emulator.faults.clear()
+
+        @rule(preference=st.sampled_from(list(MFAPreference)))
+        def email_mfa_preference(self, preference: MFAPreference) -> None:
+            try:
+                self.client.update_mfa_preference(email=preference)
+            except (NotSignedInError, UnableToSignInError, NotAuthorizedError):
+                # No user-pool session (or one the pool no longer honours, or a hosted-UI
+                # token without the user-pool scope): nothing changed at the pool.
+                return
+            user = self.client.username
+            assert user is not None
+            on, preferred = email_mfa.get(user, (False, False))
+            on, preferred = email_mfa[user] = {
+                MFAPreference.ENABLED: (True, preferred),
+                MFAPreference.DISABLED: (False, False),
+                MFAPreference.PREFERRED: (True, True),
+                MFAPreference.NOT_PREFERRED: (True, False),
+            }[preference]
+            assert self.client.fetch_mfa_preference() == MFAPreferences(
+                frozenset({"EMAIL"} if on else ()), "EMAIL" if preferred else None
+            )
+
+        # Devices: the pool, as its administrator lists it, is the oracle (a restart may
+        # restore another life's user, whose devices are theirs: those lives are skipped).
+        def _pool_devices(self) -> dict[str, bool]:
+            listed = admin_idp.admin_list_devices(
+                UserPoolId=pool.user_pool_id, Username=self.username
+            )["Devices"]
+            return {
+                d["DeviceKey"]: {a["Name"]: a["Value"] for a in d["DeviceAttributes"]}.get(
+                    "dev:device_remembered_status"
+                )
+                == "remembered"
+                for d in listed
+            }
+
+        def _this_device(self) -> str | None:
+            """The key of this device for the signed-in user (the session's own view)."""
+            key: str | None = self.client._session.device_key
+            return key
+
+        def _mine(self) -> bool:
+            return self.client.username == self.username
+
+        @rule()
+        def remember_device(self) -> None:
+            if not self._mine():
+                return
+            key = self._this_device()
+            try:
+                self.client.remember_device()
+            except (NotSignedInError, UnableToSignInError, NotAuthorizedError):
+                return  # no user-pool session (or one the pool no longer honours)
+            except InvalidParameterError:
+                assert key is None  # no device confirmed for the user here
+                return
+            except ResourceNotFoundError:
+                assert key not in self._pool_devices()  # the pool forgot it meanwhile
+                return
+            assert self._pool_devices()[str(key)] is True
+
+        @rule()
+        def forget_device(self) -> None:
+            if not self._mine():
+                return
+            key = self._this_device()
+            try:
+                self.client.forget_device()
+            except (NotSignedInError, UnableToSignInError, NotAuthorizedError):
+                return
+            # Forgotten on both sides (one the pool had forgotten already is dropped here).
+            assert self._this_device() is None
+            assert key not in self._pool_devices()
+
+        @rule()
+        def list_devices(self) -> None:
+            if not self._mine():
+                return
+            try:
+                devices = self.client.list_devices()
+            except (NotSignedInError, UnableToSignInError, NotAuthorizedError):
+                return
+            assert {d.key: d.remembered for d in devices} == self._pool_devices()
+
+        @rule()
+        def devices_forgotten_by_an_administrator(self) -> None:
+            for key in self._pool_devices():
+                admin_idp.admin_forget_device(
+                    UserPoolId=pool.user_pool_id, Username=self.username, DeviceKey=key
+                )
+            # The client still keeps its device: its next password sign-in recovers.
 
         @rule()
         def restart(self) -> None:
