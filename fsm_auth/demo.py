@@ -88,12 +88,12 @@ def run_demo(out: TextIO) -> int:
         say(f"    put s3://{pool.bucket}/{key}; the bucket holds {len(listed)} object(s)")
 
         say("\n6. An hour later: get_tokens() refreshes with the refresh token")
-        before = emulator.count("InitiateAuth")
+        before = emulator.count("GetTokensFromRefreshToken")
         clock.advance(3600)
         refreshed = client.get_tokens()
         say(
             f"    new expiry {_when(refreshed.expiration)}; "
-            f"{emulator.count('InitiateAuth') - before} refresh request(s)"
+            f"{emulator.count('GetTokensFromRefreshToken') - before} refresh request(s)"
         )
         s3.list_objects_v2(Bucket=pool.bucket)
         say("    S3 still works: the boto3 session's credentials refreshed themselves")
