@@ -22,9 +22,8 @@ from fsm_auth.errors import (
     ClientClosedError,
     IdentityPoolNotConfiguredError,
     InvalidParameterError,
-    NotSignedInError,
-    ResourceNotFoundError,
     SignInCancelledError,
+    require_text,
 )
 from fsm_auth.session._validity import DEFAULT_MIN_VALIDITY
 from fsm_auth.values import (
@@ -43,11 +42,12 @@ from fsm_auth.values import (
 if TYPE_CHECKING:
     import boto3
 
-    from fsm_auth._devices import Device, DeviceProvider, DeviceSecret
+    from fsm_auth._account import SignedInAccount
+    from fsm_auth._devices import Device
     from fsm_auth._mfa import MFAPreference, MFAPreferences, TOTPSetup
     from fsm_auth.config import AuthConfig, IdentityPoolConfig
     from fsm_auth.plugins import PluginRegistry
-    from fsm_auth.provider import UserPoolMFAProvider, UserPoolProvider
+    from fsm_auth.provider import UserPoolProvider
     from fsm_auth.session._store import UnscopedSessionStore
     from fsm_auth.signin._driver import SignInDriver
     from fsm_auth.transport import RetryPolicy
@@ -203,7 +203,7 @@ class AuthClient:
         client_metadata: Mapping[str, str] | None = None,
     ) -> SignUpResult:
         """Register a new user; ``.confirmed`` is False until :meth:`confirm_sign_up`."""
-        _require_text(username=username, password=password)
+        require_text(username=username, password=password)
         return self._user_pool().sign_up(
             username,
             password,
@@ -216,27 +216,27 @@ class AuthClient:
         self, username: str, code: str, *, client_metadata: Mapping[str, str] | None = None
     ) -> SignUpResult:
         """Confirm a registration with the code sent to the user."""
-        _require_text(username=username, code=code)
+        require_text(username=username, code=code)
         return self._user_pool().confirm_sign_up(username, code, client_metadata=client_metadata)
 
     def resend_sign_up_code(self, username: str) -> CodeDeliveryDetails:
         """Send the confirmation code again."""
-        _require_text(username=username)
+        require_text(username=username)
         return self._user_pool().resend_sign_up_code(username)
 
     def forgot_password(self, username: str) -> ForgotPasswordResult:
         """Send the user a code to reset the password."""
-        _require_text(username=username)
+        require_text(username=username)
         return self._user_pool().forgot_password(username)
 
     def confirm_forgot_password(self, username: str, new_password: str, code: str) -> None:
         """Set a new password with the code from :meth:`forgot_password`."""
-        _require_text(username=username, new_password=new_password, code=code)
+        require_text(username=username, new_password=new_password, code=code)
         self._user_pool().confirm_forgot_password(username, new_password, code)
 
     def change_password(self, current_password: str, proposed_password: str) -> None:
         """Change the signed-in user's password."""
-        _require_text(current_password=current_password, proposed_password=proposed_password)
+        require_text(current_password=current_password, proposed_password=proposed_password)
         access_token = self._access_token()
         self._user_pool().change_password(access_token, current_password, proposed_password)
 
@@ -252,12 +252,12 @@ class AuthClient:
 
     def verify_user_attribute(self, name: str) -> CodeDeliveryDetails:
         """Send a verification code for attribute ``name`` (``email``, ``phone_number``)."""
-        _require_text(name=name)
+        require_text(name=name)
         return self._user_pool().verify_user_attribute(self._access_token(), name)
 
     def confirm_verify_user_attribute(self, name: str, code: str) -> None:
         """Verify attribute ``name`` with the code the user received."""
-        _require_text(name=name, code=code)
+        require_text(name=name, code=code)
         self._user_pool().confirm_verify_user_attribute(self._access_token(), name, code)
 
     def delete_user(self) -> None:
@@ -265,29 +265,17 @@ class AuthClient:
         self._user_pool().delete_user(self._access_token())
         self._session.sign_out()
 
-    # -- MFA management ------------------------------------------------------------------------
+    # -- MFA and remembered devices (fsm_auth._account) ------------------------------------
 
     def set_up_totp(self) -> TOTPSetup:
         """Start setting up an authenticator app (TOTP) for the signed-in user: the secret to
-        enter in it (``.uri(issuer)`` for a QR code). Not active until
-        :meth:`verify_totp_setup`."""
-        provider, access_token = self._mfa_provider()
-        from fsm_auth._mfa import TOTPSetup
-
-        secret = provider.associate_software_token(access_token)
-        return TOTPSetup(secret, self.username)
+        enter in it (``.uri(issuer)`` for a QR code); active once :meth:`verify_totp_setup`."""
+        return self._account().set_up_totp()
 
     def verify_totp_setup(self, code: str, *, friendly_device_name: str | None = None) -> None:
-        """Finish the TOTP set-up with a code the authenticator shows. A wrong code raises
-        :class:`CodeMismatchError` and may be tried again. TOTP is then set up, not yet on:
-        :meth:`update_mfa_preference` turns it on."""
-        _require_text(code=code)
-        if friendly_device_name is not None:
-            _require_text(friendly_device_name=friendly_device_name)
-        provider, access_token = self._mfa_provider()
-        provider.verify_software_token(
-            access_token, code, friendly_device_name=friendly_device_name
-        )
+        """Finish the TOTP set-up with a code the authenticator shows (a wrong one raises
+        :class:`CodeMismatchError`); :meth:`update_mfa_preference` then turns it on."""
+        self._account().verify_totp_setup(code, friendly_device_name)
 
     def update_mfa_preference(
         self,
@@ -298,74 +286,25 @@ class AuthClient:
     ) -> None:
         """Turn the signed-in user's MFA types on or off and choose the preferred one (an
         :class:`MFAPreference` each; ``None`` leaves a type as it is)."""
-        from fsm_auth._mfa import MFAPreference
-
-        asked = {"SMS": sms, "TOTP": totp, "EMAIL": email}
-        preferences = {
-            name: MFAPreference.of(value, name.lower())
-            for name, value in asked.items()
-            if value is not None
-        }
-        if not preferences:
-            raise InvalidParameterError("update_mfa_preference needs sms, totp or email")
-        if sum(p is MFAPreference.PREFERRED for p in preferences.values()) > 1:
-            raise InvalidParameterError("Only one MFA type can be PREFERRED")
-        provider, access_token = self._mfa_provider()
-        provider.set_user_mfa_preference(access_token, preferences)
+        self._account().update_mfa_preference({"SMS": sms, "TOTP": totp, "EMAIL": email})
 
     def fetch_mfa_preference(self) -> MFAPreferences:
         """The signed-in user's MFA types that are on, and the preferred one."""
-        provider, access_token = self._mfa_provider()
-        return provider.get_user_mfa_preference(access_token)
-
-    # -- remembered devices --------------------------------------------------------------------
+        return self._account().fetch_mfa_preference()
 
     def remember_device(self) -> None:
-        """Have the user pool remember this device for the signed-in user, where the pool
-        remembers devices on the user's say-so (where it remembers every device, a sign-in
-        already did). A remembered device then signs in without MFA where the pool says so.
-        Raises :class:`InvalidParameterError` when the sign-in confirmed no device for the
-        user (the pool tracks no devices)."""
-        provider, access_token = self._device_provider()
-        username, device = self._this_device()
-        if device is None:
-            raise InvalidParameterError(
-                "The user pool tracks no device here for this user (device tracking is off, "
-                "or the device could not be confirmed at sign-in)"
-            )
-        provider.update_device_status(access_token, device.key, True)
-        import attrs
-
-        self._session.change_device(username, attrs.evolve(device, remembered=True))
+        """Have the user pool remember this device for the signed-in user (pools that remember
+        devices on the user's say-so); it then signs in without MFA where the pool says so."""
+        self._account().remember_device()
 
     def forget_device(self, device_key: str | None = None) -> None:
-        """Forget a device of the signed-in user at the user pool: this device by default
-        (also dropped here: the next sign-in is a new device's, and asks MFA again where the
-        pool asks it), or another one by its :attr:`Device.key` (from :meth:`list_devices`).
-        Forgetting this device when none is tracked does nothing."""
-        if device_key is not None:
-            _require_text(device_key=device_key)
-        provider, access_token = self._device_provider()
-        username, device = self._this_device()
-        key = device_key if device_key is not None else (device.key if device else None)
-        if key is None:
-            return
-        this_device = device is not None and key == device.key
-        try:
-            provider.forget_device(access_token, key)
-        except ResourceNotFoundError:
-            if not this_device:
-                raise
-            # Already forgotten at the pool (from another device): drop it here as well.
-        if this_device:
-            self._session.change_device(username, None)
+        """Forget this device (default; also dropped here) or another by its
+        :attr:`Device.key`, at the user pool."""
+        self._account().forget_device(device_key)
 
     def list_devices(self, *, limit: int = 60) -> list[Device]:
         """The devices the user pool tracks for the signed-in user (at most ``limit``)."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidParameterError("limit must be a positive integer")
-        provider, access_token = self._device_provider()
-        return provider.list_devices(access_token, limit)
+        return self._account().list_devices(limit)
 
     # -- sign-in and sign-out ------------------------------------------------------------------
 
@@ -383,10 +322,10 @@ class AuthClient:
         :meth:`confirm_sign_in`. A sign-out while this waits for the service wins: the answer
         is discarded and :class:`SignInCancelledError` raised.
         """
-        _require_text(username=username)
+        require_text(username=username)
         password = password or None  # a flow without a password (CUSTOM_AUTH) takes ""
         if password is not None:
-            _require_text(password=password)
+            require_text(password=password)
         return self._sign_in().start(
             username,
             password,
@@ -403,7 +342,7 @@ class AuthClient:
         client_metadata: Mapping[str, str] | None = None,
     ) -> SignInResult:
         """Answer the pending sign-in challenge (a code, a new password, an MFA choice...)."""
-        _require_text(challenge_response=challenge_response)
+        require_text(challenge_response=challenge_response)
         return self._sign_in().answer(
             challenge_response, user_attributes=user_attributes, client_metadata=client_metadata
         )
@@ -457,7 +396,7 @@ class AuthClient:
         tokens. Nothing changes unless the identity pool accepts the login.
         """
         name = str(provider)
-        _require_text(provider=name, token=token)
+        require_text(provider=name, token=token)
         self._open()
         self._session.initialize()
         from fsm_auth.session import FederatedSession
@@ -539,44 +478,11 @@ class AuthClient:
         self._user_pool()
         return self._session.sign_in_machine()
 
-    def _mfa_provider(self) -> tuple[UserPoolMFAProvider, str]:
-        """The user-pool provider as an MFA manager, and a fresh access token."""
-        from fsm_auth.errors import ProviderError
-        from fsm_auth.provider import UserPoolMFAProvider
+    def _account(self) -> SignedInAccount:
+        from fsm_auth._account import SignedInAccount
 
-        provider = self._user_pool()
-        if not isinstance(provider, UserPoolMFAProvider):
-            raise ProviderError(
-                f"The user-pool provider {type(provider).__name__} does not manage MFA"
-            )
-        return provider, self._access_token()
-
-    def _device_provider(self) -> tuple[DeviceProvider, str]:
-        """The user-pool provider as a device manager, and a fresh access token."""
-        from fsm_auth._devices import DeviceProvider
-        from fsm_auth.errors import ProviderError
-
-        provider = self._user_pool()
-        if not isinstance(provider, DeviceProvider):
-            raise ProviderError(
-                f"The user-pool provider {type(provider).__name__} does not manage devices"
-            )
-        return provider, self._access_token()
-
-    def _this_device(self) -> tuple[str, DeviceSecret | None]:
-        """The signed-in user's name and this device as they confirmed it (or None)."""
-        record = self._session.record
-        username = record.username
-        if username is None:
-            raise NotSignedInError("No user pool user is signed in")
-        return username, record.device_of(username)
+        return SignedInAccount(self._session, self._user_pool, self._access_token)
 
     def _access_token(self) -> str:
         self._open()
         return self._session.tokens(wait=False).access_token
-
-
-def _require_text(**values: object) -> None:
-    for name, value in values.items():
-        if not isinstance(value, str) or not value.strip():
-            raise InvalidParameterError(f"{name} must be a non-empty string")

@@ -79,6 +79,7 @@ __all__ = [
     "UserPoolNotConfiguredError",
     "UsernameExistsError",
     "redact",
+    "require_text",
     "service_error",
 ]
 
@@ -323,3 +324,11 @@ def service_error(code: str | None, message: str, *secrets: str | None) -> Servi
     """Map a service error code to its class; ``secrets`` are scrubbed from the message."""
     cls = _BY_CODE.get(code or "", ServiceError)
     return cls(redact(message, *secrets), code=code)
+
+
+def require_text(**values: object) -> None:
+    """Refuse, naming it, the first argument that is not a non-empty string
+    (:class:`InvalidParameterError`)."""
+    for name, value in values.items():
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidParameterError(f"{name} must be a non-empty string")
