@@ -236,9 +236,11 @@ class UserPoolProvider(Protocol):
         """The verification material to save with a session (a user pool's JWKS)."""
         ...
 
-    def refresh(self, tokens: Tokens) -> RawTokens:
-        """New tokens from ``tokens``' refresh token. A refused refresh token raises
-        ``NotAuthorizedError``: the client then asks the user to sign in again."""
+    def refresh(self, tokens: Tokens, *, device_key: str | None = None) -> RawTokens:
+        """New tokens from ``tokens``' refresh token (a rotating service's answer carries the
+        next refresh token). A refused refresh token raises ``NotAuthorizedError``: the
+        client then asks the user to sign in again. ``device_key``: the remembered device's
+        key, given only when the session has one (a provider without devices never gets it)."""
         ...
 
     def logins(self, tokens: Tokens) -> Mapping[str, str]:

@@ -578,7 +578,7 @@ class SessionMachine:
                     # provider is asked with it only when there is one.
                     device_key = self.device_key
                     raw = (
-                        provider.refresh(current, device_key=device_key)  # type: ignore[call-arg]
+                        provider.refresh(current, device_key=device_key)
                         if device_key
                         else provider.refresh(current)
                     )
