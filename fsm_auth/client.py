@@ -196,28 +196,43 @@ class AuthClient:
     def sign_up(
         self,
         username: str,
-        password: str,
+        password: str | None = None,
         *,
         attributes: Mapping[str, str] | None = None,
         validation_data: Mapping[str, str] | None = None,
         client_metadata: Mapping[str, str] | None = None,
+        auto_sign_in: bool = False,
     ) -> SignUpResult:
-        """Register a new user; ``.confirmed`` is False until :meth:`confirm_sign_up`."""
-        require_text(username=username, password=password)
-        return self._user_pool().sign_up(
+        """Register a new user (without a password where the pool allows passwordless
+        sign-in); ``.confirmed`` is False until :meth:`confirm_sign_up`, which also signs the
+        user in when ``auto_sign_in`` (with the session Cognito returns: USER_AUTH)."""
+        require_text(username=username)
+        password = _optional_password(password)
+        answer = self._user_pool().sign_up(
             username,
             password,
             attributes=attributes,
             validation_data=validation_data,
             client_metadata=client_metadata,
         )
+        if auto_sign_in:
+            self._sign_in().signed_up(username, answer)
+        return answer.result
 
     def confirm_sign_up(
         self, username: str, code: str, *, client_metadata: Mapping[str, str] | None = None
     ) -> SignUpResult:
-        """Confirm a registration with the code sent to the user."""
+        """Confirm a registration with the code sent to the user; after
+        ``sign_up(auto_sign_in=True)`` this signs the user in too (``.signed_in``)."""
         require_text(username=username, code=code)
-        return self._user_pool().confirm_sign_up(username, code, client_metadata=client_metadata)
+        driver = self._sign_in()
+        answer = self._user_pool().confirm_sign_up(
+            username,
+            code,
+            client_metadata=client_metadata,
+            session=driver.sign_up_session(username),
+        )
+        return driver.confirmed(username, answer)
 
     def resend_sign_up_code(self, username: str) -> CodeDeliveryDetails:
         """Send the confirmation code again."""
@@ -313,23 +328,27 @@ class AuthClient:
         username: str,
         password: str | None = None,
         *,
+        auth_flow: str | None = None,
+        preferred_challenge: str | None = None,
         validation_data: Mapping[str, str] | None = None,
         client_metadata: Mapping[str, str] | None = None,
     ) -> SignInResult:
-        """Sign in to the user pool (USER_SRP_AUTH unless configured otherwise).
+        """Sign in to the user pool with ``auth_flow`` (default: the configuration's,
+        USER_SRP_AUTH unless set): ``USER_SRP_AUTH``, ``USER_PASSWORD_AUTH``, ``CUSTOM_AUTH``,
+        ``CUSTOM_WITH_SRP`` or ``USER_AUTH`` (choice-based: the ``preferred_challenge``
+        ``PASSWORD``, ``PASSWORD_SRP``, ``EMAIL_OTP`` or ``SMS_OTP``, else the user picks at
+        ``SELECT_CHALLENGE``). A password only where the flow uses one.
 
         ``DONE`` means the user is signed in; any other state is a challenge to answer with
         :meth:`confirm_sign_in`. A sign-out while this waits for the service wins: the answer
         is discarded and :class:`SignInCancelledError` raised.
         """
         require_text(username=username)
-        password = password or None  # a flow without a password (CUSTOM_AUTH) takes ""
-        if password is not None:
-            require_text(password=password)
         return self._sign_in().start(
             username,
-            password,
-            flow=self.config.authentication_flow_type,
+            _optional_password(password),
+            flow=auth_flow or self.config.authentication_flow_type,
+            preferred_challenge=preferred_challenge,
             validation_data=validation_data,
             client_metadata=client_metadata,
         )
@@ -486,3 +505,11 @@ class AuthClient:
     def _access_token(self) -> str:
         self._open()
         return self._session.tokens(wait=False).access_token
+
+
+def _optional_password(password: str | None) -> str | None:
+    """``password``, None for none (a passwordless flow or sign-up may be given "")."""
+    password = password or None
+    if password is not None:
+        require_text(password=password)
+    return password

@@ -39,7 +39,13 @@ __all__ = [
     "load_config",
 ]
 
-AUTHENTICATION_FLOW_TYPES: tuple[str, ...] = ("USER_SRP_AUTH", "USER_PASSWORD_AUTH", "CUSTOM_AUTH")
+AUTHENTICATION_FLOW_TYPES: tuple[str, ...] = (
+    "USER_SRP_AUTH",
+    "USER_PASSWORD_AUTH",
+    "CUSTOM_AUTH",
+    "CUSTOM_WITH_SRP",
+    "USER_AUTH",
+)
 """The sign-in flows accepted in ``authenticationFlowType``; the first is the default."""
 
 DEFAULT_PROVIDERS: Mapping[str, str] = MappingProxyType(

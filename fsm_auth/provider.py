@@ -45,6 +45,7 @@ __all__ = [
     "ProviderFactory",
     "RawTokens",
     "ServerClock",
+    "SignUpAnswer",
     "UserPoolMFAProvider",
     "UserPoolProvider",
     "as_server_clock",
@@ -163,6 +164,20 @@ class ProviderContext:
         return ServiceTransport(service, region, endpoint_url=endpoint_url, retry=self.retry)
 
 
+@attrs.frozen(repr=False)
+class SignUpAnswer:
+    """What the service answered a sign-up or its confirmation: the caller's ``result``, and
+    the service's ``session`` that continues it (the sign-up's goes with the confirmation; the
+    confirmation's signs the user in, for auto sign-in), or None. The session is never
+    shown."""
+
+    result: SignUpResult
+    session: str | None = None
+
+    def __repr__(self) -> str:
+        return f"SignUpAnswer({self.result!r})"
+
+
 ProviderFactory = Callable[[ProviderContext], object]
 """What an entry point loads: a class or callable that builds a provider from a context
 (checked against the protocol of the role it serves when it is built)."""
@@ -188,19 +203,26 @@ class UserPoolProvider(Protocol):
     def sign_up(
         self,
         username: str,
-        password: str,
+        password: str | None,
         *,
         attributes: Mapping[str, str] | None,
         validation_data: Mapping[str, str] | None,
         client_metadata: Mapping[str, str] | None,
-    ) -> SignUpResult:
-        """Register a user; ``confirmed`` False while a confirmation code is outstanding."""
+    ) -> SignUpAnswer:
+        """Register a user (``password`` None: a passwordless user, where the service allows
+        it); ``result.confirmed`` False while a confirmation code is outstanding."""
         ...
 
     def confirm_sign_up(
-        self, username: str, code: str, *, client_metadata: Mapping[str, str] | None
-    ) -> SignUpResult:
-        """Confirm a registration with the code the user received."""
+        self,
+        username: str,
+        code: str,
+        *,
+        client_metadata: Mapping[str, str] | None,
+        session: str | None = None,
+    ) -> SignUpAnswer:
+        """Confirm a registration with the code the user received (``session``: the one
+        :meth:`sign_up` answered, when the caller kept it for auto sign-in)."""
         ...
 
     def resend_sign_up_code(self, username: str) -> CodeDeliveryDetails:

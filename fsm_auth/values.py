@@ -125,11 +125,21 @@ class CodeDeliveryDetails:
 
 @attrs.frozen
 class SignUpResult:
-    """The outcome of ``sign_up`` / ``confirm_sign_up``."""
+    """The outcome of ``sign_up`` / ``confirm_sign_up``.
+
+    After ``sign_up(..., auto_sign_in=True)``, ``confirm_sign_up`` also signs the user in:
+    ``signed_in`` is True when that reached ``DONE`` (the user state is ``SIGNED_IN``);
+    ``sign_in`` is the sign-in's result (``DONE``, or a challenge the pool asks first, to answer
+    with ``confirm_sign_in``); ``sign_in_error`` says why it did not happen (the user is
+    confirmed either way, and may sign in).
+    """
 
     confirmed: bool
     user_sub: str | None = None
     code_delivery: CodeDeliveryDetails | None = None
+    signed_in: bool = False
+    sign_in: SignInResult | None = None
+    sign_in_error: AuthError | None = None
 
 
 # Challenge parameters the user must see but a log must not: MFA_SETUP's TOTP shared secret.

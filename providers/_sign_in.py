@@ -43,10 +43,12 @@ if TYPE_CHECKING:
 
 __all__ = ["FLOWS", "STEPS", "cognito_sign_in", "raw_tokens", "secret_hash"]
 
-FLOWS = ("USER_SRP_AUTH", "USER_PASSWORD_AUTH", "CUSTOM_AUTH")
+FLOWS = ("USER_SRP_AUTH", "USER_PASSWORD_AUTH", "CUSTOM_AUTH", "CUSTOM_WITH_SRP", "USER_AUTH")
 """The sign-in flows this provider runs; the first is the default."""
 
-_NEEDS_PASSWORD = frozenset({"USER_SRP_AUTH", "USER_PASSWORD_AUTH"})
+_NEEDS_PASSWORD = frozenset({"USER_SRP_AUTH", "USER_PASSWORD_AUTH", "CUSTOM_WITH_SRP"})
+# USER_AUTH's first factors that take the password.
+_PASSWORD_FACTORS = frozenset({"PASSWORD", "PASSWORD_SRP"})
 
 # Errors after which the same challenge may be answered again with the same session.
 _RETRYABLE = (
@@ -135,6 +137,8 @@ class _Exchange:
     # This device (a DeviceSecret) when the session remembers one, and its SRP round.
     device: Any = None
     device_srp: Any = None
+    # The password sign_in() was given (answers a password factor chosen later, unasked).
+    password: str | None = attrs.field(default=None, repr=False)
 
     def with_secret(self, target: dict[str, Any], username: str | None = None) -> None:
         if self.pool.app_client_secret:
@@ -143,7 +147,8 @@ class _Exchange:
             )
 
 
-_Step = Callable[[_Exchange, "Answer | None"], Generator[ServiceCall, Any, None]]
+# A provider step: may send requests; may return responses to send with the answer.
+_Step = Callable[[_Exchange, "Answer | None"], Generator[ServiceCall, Any, Any]]
 
 
 def _password_verifier(
@@ -202,14 +207,78 @@ def _verify_software_token(
     exchange.session = _session(verified, exchange.session)
 
 
+def _srp_start(exchange: _Exchange, password: str) -> dict[str, Any]:
+    """Start SRP for ``password``: the round is kept for PASSWORD_VERIFIER; its ``SRP_A`` (and
+    ``SECRET_HASH``) are returned for the request that starts it."""
+    # Imported here: pycognito imports boto3 at module level.
+    from pycognito.aws_srp import AWSSRP
+
+    device = exchange.device
+    exchange.srp = AWSSRP(
+        username=exchange.username,
+        password=password,
+        pool_id=exchange.pool.pool_id,
+        client_id=exchange.pool.app_client_id,
+        client=_NO_CLIENT,
+        client_secret=exchange.pool.app_client_secret,
+        device_key=getattr(device, "key", None),
+        device_group_key=getattr(device, "group_key", None),
+        device_password=getattr(device, "password", None),
+    )
+    exchange.srp_auth = dict(exchange.srp.get_auth_params())
+    return dict(exchange.srp_auth)
+
+
+def _password_srp(exchange: _Exchange, answer: Answer | None) -> Generator[ServiceCall, Any, Any]:
+    """With SELECT_CHALLENGE's PASSWORD_SRP: the SRP round of the password answered, whose
+    SRP_A goes with the choice (the service then asks PASSWORD_VERIFIER)."""
+    if answer is None or not answer.response:
+        raise InvalidParameterError("A password is needed to sign in with PASSWORD_SRP")
+    return {"SRP_A": _srp_start(exchange, answer.response)["SRP_A"]}
+    yield  # a generator with no request of its own
+
+
 STEPS: Mapping[str, _Step] = {
     "password_verifier": _password_verifier,
     "device_srp_auth": device_srp_auth,
     "device_password_verifier": device_password_verifier,
     "associate_software_token": _associate_software_token,
     "verify_software_token": _verify_software_token,
+    "password_srp": _password_srp,
 }
 """The provider steps the sign-in spec's challenges may name."""
+
+
+def _auth_parameters(exchange: _Exchange, request: SignInRequest) -> dict[str, Any]:
+    """InitiateAuth's ``AuthParameters`` for the request's flow (and preferred challenge)."""
+    flow, password = request.flow, request.password
+    preferred = request.preferred_challenge if flow == "USER_AUTH" else None
+    if (flow in _NEEDS_PASSWORD or preferred in _PASSWORD_FACTORS) and not password:
+        raise InvalidParameterError(
+            f"A password is needed to sign in with {flow}"
+            + (f" and {preferred}" if preferred else "")
+        )
+    srp = flow in ("USER_SRP_AUTH", "CUSTOM_WITH_SRP") or preferred == "PASSWORD_SRP"
+    if srp:
+        assert password is not None  # checked above
+        auth = _srp_start(exchange, password)
+    else:
+        auth = {"USERNAME": request.username}
+        exchange.with_secret(auth)
+    if flow == "CUSTOM_WITH_SRP":
+        # Cognito's custom flow starts with SRP when told so (its DefineAuthChallenge trigger
+        # sees SRP_A first, then PASSWORD_VERIFIER, then the custom challenges).
+        auth["CHALLENGE_NAME"] = "SRP_A"
+    if preferred is not None:
+        auth["PREFERRED_CHALLENGE"] = preferred
+    if flow == "USER_PASSWORD_AUTH" or preferred == "PASSWORD":
+        auth["PASSWORD"] = password
+    # The remembered device's key goes with the sign-in (Cognito reads it with SRP's
+    # PASSWORD_VERIFIER, or at once for a password flow) and its password stays here.
+    device_key = getattr(request.device, "key", None)
+    if device_key is not None and not srp:
+        auth["DEVICE_KEY"] = device_key
+    return auth
 
 
 def cognito_sign_in(pool: UserPoolConfig, request: SignInRequest) -> SignInFlow:
@@ -219,8 +288,6 @@ def cognito_sign_in(pool: UserPoolConfig, request: SignInRequest) -> SignInFlow:
         raise InvalidParameterError(
             f"Unsupported authentication flow {flow!r}: use {', '.join(FLOWS)}"
         )
-    if flow in _NEEDS_PASSWORD and not request.password:
-        raise InvalidParameterError(f"A password is needed to sign in with {flow}")
     metadata = {**dict(request.validation_data or {}), **dict(request.client_metadata or {})}
     exchange = _Exchange(
         pool=pool,
@@ -229,45 +296,23 @@ def cognito_sign_in(pool: UserPoolConfig, request: SignInRequest) -> SignInFlow:
         raw_parameters={},
         parameters={},
         device=request.device,
+        password=request.password,
     )
-    # The remembered device's key goes with the sign-in (Cognito reads it with SRP's
-    # PASSWORD_VERIFIER, or at once for a password flow) and its password stays here.
-    device_key = getattr(request.device, "key", None)
-    auth: dict[str, Any] = {"USERNAME": request.username}
-    if flow == "USER_SRP_AUTH":
-        # Imported here: pycognito imports boto3 at module level.
-        from pycognito.aws_srp import AWSSRP
-
-        exchange.srp = AWSSRP(
-            username=request.username,
-            password=request.password,
-            pool_id=pool.pool_id,
-            client_id=pool.app_client_id,
-            client=_NO_CLIENT,
-            client_secret=pool.app_client_secret,
-            device_key=device_key,
-            device_group_key=getattr(request.device, "group_key", None),
-            device_password=getattr(request.device, "password", None),
-        )
-        auth = dict(exchange.srp.get_auth_params())
-        exchange.srp_auth = auth
-    else:
-        if flow == "USER_PASSWORD_AUTH":
-            auth["PASSWORD"] = request.password
-            if device_key is not None:
-                auth["DEVICE_KEY"] = device_key
-        exchange.with_secret(auth)
-    answer = yield ServiceCall(
-        "initiate_auth",
-        {
-            "AuthFlow": flow,
-            "ClientId": pool.app_client_id,
-            "AuthParameters": auth,
-            # Cognito passes validation data to the pre-authentication trigger as metadata.
-            "ClientMetadata": metadata or None,
-        },
-        (request.password,),
+    initiate: dict[str, Any] = {
+        # Service names: CUSTOM_WITH_SRP is CUSTOM_AUTH told to start with SRP.
+        "AuthFlow": "CUSTOM_AUTH" if flow == "CUSTOM_WITH_SRP" else flow,
+        "ClientId": pool.app_client_id,
+        "AuthParameters": _auth_parameters(exchange, request),
+        # Cognito passes validation data to the pre-authentication trigger as metadata.
+        "ClientMetadata": metadata or None,
+    }
+    if request.session is not None:
+        # A just-confirmed user's session (auto sign-in): no other factor is asked.
+        initiate["Session"] = request.session
+    secrets = (
+        (request.password,) if request.session is None else (request.password, request.session)
     )
+    answer = yield ServiceCall("initiate_auth", initiate, secrets)
     operation = "InitiateAuth"
     while True:
         answer = _document(answer, operation)
@@ -346,6 +391,13 @@ def _challenge_of(
     exchange.parameters = {
         str(k): str(v) for k, v in parameters.items() if k not in _PRIVATE_PARAMETERS
     }
+    available = answer.get("AvailableChallenges")
+    if available is not None:
+        # Choice-based sign-in lists the first factors beside the parameters; the caller
+        # sees them as one, a JSON list as Cognito gives MFAS_CAN_CHOOSE.
+        if not isinstance(available, list) or not all(isinstance(c, str) for c in available):
+            raise InvalidParameterError("The service's AvailableChallenges is not a list of names")
+        exchange.parameters["AVAILABLE_CHALLENGES"] = json.dumps(available)
     exchange.responses = {}
     return challenge
 
@@ -357,10 +409,17 @@ def _answer_with_user(
 
     A wrong answer (a code mismatch, a weak new password, the network) asks again with the
     error: the caller sees it raised and may answer the same challenge once more, in the same
-    session, as Cognito allows.
+    session, as Cognito allows. A challenge with options is first answered with the choice;
+    a choice the challenge sends itself (SELECT_CHALLENGE's ``ANSWER``) goes with the
+    option's answer, or alone for an option that asks nothing more; a password factor is
+    answered with the password ``sign_in`` was given, unasked.
     """
+    sent: dict[str, Any] = {}
     if challenge.options:
+        choice_key = challenge.answer_key
         challenge = yield from _choose_option(challenge, exchange)
+        if choice_key is not None:
+            sent[choice_key] = challenge.chosen
     if challenge.before_prompt is not None:
         yield from STEPS[challenge.before_prompt](exchange, None)
     prompt = Prompt(
@@ -368,14 +427,22 @@ def _answer_with_user(
         dict(exchange.parameters),
         code_delivery=_code_delivery(exchange.parameters),
     )
+    given = exchange.password if challenge.uses_password else None
     while True:
-        reply = yield prompt
+        if not challenge.asks:
+            reply: Any = Answer("")
+        elif given:
+            # The password sign_in() was given answers once; after a refusal it is asked.
+            reply, given = Answer(given), None
+        else:
+            reply = yield prompt
         if not isinstance(reply, Answer):
             raise InvalidParameterError("A challenge needs an answer")
         try:
+            responses: dict[str, Any] = {"USERNAME": exchange.username, **sent}
             if challenge.before_answer is not None:
-                yield from STEPS[challenge.before_answer](exchange, reply)
-            responses: dict[str, Any] = {"USERNAME": exchange.username}
+                extra = yield from STEPS[challenge.before_answer](exchange, reply)
+                responses.update(extra or {})
             if challenge.answer_key is not None:
                 responses[challenge.answer_key] = reply.response
             if challenge.attributes is not None:
@@ -391,6 +458,8 @@ def _answer_with_user(
             )
             return answered
         except _RETRYABLE as exc:
+            if not challenge.asks:
+                raise
             prompt = attrs.evolve(prompt, error=exc)
 
 

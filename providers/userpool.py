@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from fsm_auth._devices import Device, device_from_service
 from fsm_auth.errors import InvalidParameterError, ServiceError, UserPoolNotConfiguredError
-from fsm_auth.provider import ProviderContext, RawTokens
+from fsm_auth.provider import ProviderContext, RawTokens, SignUpAnswer
 from fsm_auth.session import JWKSCache, TokenVerifier, jwks_url, shared_jwks
 from fsm_auth.signin import ServiceCall, SignInFlow, SignInRequest
 from fsm_auth.values import CodeDeliveryDetails, ForgotPasswordResult, SignUpResult, Tokens
 
 from . import _mfa
 from ._devices import with_device
-from ._sign_in import STEPS, cognito_sign_in, raw_tokens, secret_hash
+from ._sign_in import FLOWS, STEPS, cognito_sign_in, raw_tokens, secret_hash
 
 if TYPE_CHECKING:
     from fsm_auth._mfa import MFAPreference, MFAPreferences
@@ -76,6 +76,14 @@ def _attribute_list(attributes: Mapping[str, str] | None) -> list[dict[str, str]
     return [{"Name": str(name), "Value": str(value)} for name, value in attributes.items()]
 
 
+def _session_of(answer: Any, operation: str) -> str | None:
+    """The ``Session`` of a sign-up answer, if it has one."""
+    session = answer.get("Session") if isinstance(answer, Mapping) else None
+    if session is not None and not isinstance(session, str):
+        raise InvalidParameterError(f"The service's {operation} Session is not a string")
+    return session or None
+
+
 def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
@@ -86,6 +94,7 @@ class UserPoolProvider:
     name = "userpool"
     sign_in_spec = "sign_in"
     flow_steps = frozenset(STEPS)
+    sign_in_flows = frozenset(FLOWS)
 
     def __init__(self, context: ProviderContext) -> None:
         pool = context.config.user_pool
@@ -141,13 +150,15 @@ class UserPoolProvider:
     def sign_up(
         self,
         username: str,
-        password: str,
+        password: str | None,
         *,
         attributes: Mapping[str, str] | None,
         validation_data: Mapping[str, str] | None,
         client_metadata: Mapping[str, str] | None,
-    ) -> SignUpResult:
-        """Register a user; the answer says whether a confirmation code was sent."""
+    ) -> SignUpAnswer:
+        """Register a user (without a password where the pool allows passwordless sign-in);
+        the answer says whether a confirmation code was sent, with the sign-up's session
+        (an app client that allows USER_AUTH gives one, for auto sign-in)."""
         params: dict[str, Any] = {
             "ClientId": self._client_id,
             "Username": username,
@@ -158,25 +169,33 @@ class UserPoolProvider:
         }
         self._with_secret(params, username)
         answer = self._call("sign_up", params, password)
-        return SignUpResult(
+        result = SignUpResult(
             confirmed=bool(answer.get("UserConfirmed")),
             user_sub=answer.get("UserSub"),
             code_delivery=CodeDeliveryDetails.from_service(answer.get("CodeDeliveryDetails")),
         )
+        return SignUpAnswer(result, _session_of(answer, "SignUp"))
 
     def confirm_sign_up(
-        self, username: str, code: str, *, client_metadata: Mapping[str, str] | None
-    ) -> SignUpResult:
-        """Confirm a registration with the code the user received."""
+        self,
+        username: str,
+        code: str,
+        *,
+        client_metadata: Mapping[str, str] | None,
+        session: str | None = None,
+    ) -> SignUpAnswer:
+        """Confirm a registration with the code the user received; the answer's session signs
+        the user in once (USER_AUTH), where the app client allows it."""
         params: dict[str, Any] = {
             "ClientId": self._client_id,
             "Username": username,
             "ConfirmationCode": code,
             "ClientMetadata": dict(client_metadata) if client_metadata else None,
+            "Session": session,
         }
         self._with_secret(params, username)
-        self._call("confirm_sign_up", params, code)
-        return SignUpResult(confirmed=True)
+        answer = self._call("confirm_sign_up", params, code, session)
+        return SignUpAnswer(SignUpResult(confirmed=True), _session_of(answer, "ConfirmSignUp"))
 
     def resend_sign_up_code(self, username: str) -> CodeDeliveryDetails:
         """Send the sign-up confirmation code again."""

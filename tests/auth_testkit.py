@@ -3,6 +3,7 @@ thread, polling with a deadline, and a confirmed user made with the pool's admin
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -69,3 +70,60 @@ def confirmed_user(emulator: Any, pool: Any, name: str, password: str) -> str:
         UserPoolId=pool.user_pool_id, Username=name, Password=password, Permanent=True
     )
     return name
+
+
+# Every way through sign_in the shipped specs declare, as (auth_flow, factor): the factor is
+# USER_AUTH's preferred challenge, or "SELECT:<choice>" for the choice at SELECT_CHALLENGE.
+SIGN_IN_WAYS: tuple[tuple[str, str | None], ...] = (
+    ("USER_SRP_AUTH", None),
+    ("USER_PASSWORD_AUTH", None),
+    ("CUSTOM_AUTH", None),
+    ("CUSTOM_WITH_SRP", None),
+    ("USER_AUTH", "PASSWORD_SRP"),
+    ("USER_AUTH", "PASSWORD"),
+    ("USER_AUTH", "EMAIL_OTP"),
+    ("USER_AUTH", "SMS_OTP"),
+    ("USER_AUTH", "SELECT:PASSWORD_SRP"),
+    ("USER_AUTH", "SELECT:PASSWORD"),
+    ("USER_AUTH", "SELECT:EMAIL_OTP"),
+    ("USER_AUTH", "SELECT:SMS_OTP"),
+)
+
+# The code kind the emulator records for each challenge answered with a code it sent.
+_CODE_KINDS = {
+    "EMAIL_OTP": "email_otp",
+    "SMS_OTP": "sms_otp",
+    "CUSTOM_CHALLENGE": "custom_challenge",
+}
+_PASSWORD_FLOWS = frozenset({"USER_SRP_AUTH", "USER_PASSWORD_AUTH", "CUSTOM_WITH_SRP"})
+
+
+def sign_in_by(
+    client: Any, emulator: Any, username: str, password: str, flow: str, factor: str | None
+) -> list[str]:
+    """Sign ``username`` in through ``client`` by ``flow`` and ``factor`` (a way of
+    :data:`SIGN_IN_WAYS`), answering every challenge as the user would (codes from the
+    emulator); the states the sign-in went through, ending with ``DONE``."""
+    preferred = factor if factor is not None and not factor.startswith("SELECT:") else None
+    uses_password = flow in _PASSWORD_FLOWS or preferred in ("PASSWORD", "PASSWORD_SRP")
+    result = client.sign_in(
+        username,
+        password if uses_password else None,
+        auth_flow=flow,
+        preferred_challenge=preferred,
+    )
+    states = [result.state.value]
+    while result.state.value != "DONE":
+        name = result.state.value
+        if name == "SELECT_CHALLENGE" and factor is not None and factor.startswith("SELECT:"):
+            listed = json.loads(result.parameters["AVAILABLE_CHALLENGES"])
+            choice = factor.removeprefix("SELECT:")
+            # Asked again for the chosen password factor (listed alone): the password.
+            answer = password if listed == [choice] and "PASSWORD" in choice else choice
+        elif name in _CODE_KINDS:
+            answer = emulator.last_code(username, _CODE_KINDS[name])
+        else:
+            raise AssertionError(f"unexpected challenge {name} signing in by {flow}/{factor}")
+        result = client.confirm_sign_in(answer)
+        states.append(result.state.value)
+    return states

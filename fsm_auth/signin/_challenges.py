@@ -20,9 +20,14 @@ Keys of a challenge:
   ``attributes``: the one that lists user attributes the answer must come with.
 - ``before_prompt`` / ``before_answer``: provider steps run before the prompt is shown (e.g.
   fetching a TOTP secret) and with the answer before it is sent (e.g. verifying the code).
+- ``uses_password``: the answer is the user's password: the one ``sign_in`` was given, if
+  any (then it is not asked), else asked (SELECT_CHALLENGE's password factors).
 - ``options``: for a challenge whose answer first picks one of ``choices`` (MFA_SETUP: what to
-  set up), how each choice is then asked, as a declaration of its own (``answer``, ``label``,
-  ``secret``, ``before_prompt``, ``before_answer``, ``description``), by choice. The caller
+  set up; SELECT_CHALLENGE: the first factor), how each choice is then asked, as a declaration
+  of its own (``answer``, ``label``, ``secret``, ``uses_password``, ``before_prompt``,
+  ``before_answer``, ``description``), by choice; an option that declares neither ``label``
+  nor ``answer`` asks nothing more. When the challenge itself declares ``answer``, the choice
+  is sent under that key, with the option's answer (SELECT_CHALLENGE's ``ANSWER``). The caller
   answers the choice by name (a choice the service lists alone is taken without asking), then
   the same challenge again as the chosen option declares it; its ``choices`` parameter then
   lists the chosen option alone (:meth:`Challenge.resolve` gives the option's declaration). A
@@ -65,12 +70,14 @@ _FIELDS = frozenset(
         "before_answer",
         "description",
         "options",
+        "uses_password",
     }
 )
 # What an option of ``options`` may declare.
 _OPTION_FIELDS = frozenset(
-    {"answer", "label", "secret", "before_prompt", "before_answer", "description"}
+    {"answer", "label", "secret", "uses_password", "before_prompt", "before_answer", "description"}
 )
+_FLAGS = ("secret", "uses_password")
 
 
 @attrs.frozen
@@ -92,6 +99,13 @@ class Challenge:
     options: Mapping[str, Challenge] | None = attrs.field(default=None, hash=False)
     # Set on the declaration :meth:`option` gives: the choice it asks.
     chosen: str | None = None
+    uses_password: bool = False
+
+    @property
+    def asks(self) -> bool:
+        """Whether the caller is asked for an answer (an option that declares neither a label
+        nor an answer asks nothing more: its choice is sent as it is)."""
+        return self.label is not None or self.answer_key is not None
 
     @property
     def provider_steps(self) -> tuple[str, ...]:
@@ -170,7 +184,7 @@ class ChallengeTable(Mapping[str, Challenge]):
         return f"ChallengeTable({self.spec_name!r}, {list(self._challenges)!r})"
 
 
-def _parse(name: Any, entry: Any, label: str) -> Challenge:
+def _parse(name: Any, entry: Any, label: str, *, option: bool = False) -> Challenge:
     if not isinstance(name, str) or not name:
         raise SpecError(f"{label}: challenge names must be non-empty text, got {name!r}")
     where = f"{label}: challenge {name!r}"
@@ -183,13 +197,14 @@ def _parse(name: Any, entry: Any, label: str) -> Challenge:
         raise SpecError(
             f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(_FIELDS))})"
         )
-    text = {k: entry.get(k) for k in _FIELDS - {"secret", "options"}}
+    text = {k: entry.get(k) for k in _FIELDS - {*_FLAGS, "options"}}
     for key, value in text.items():
         if value is not None and (not isinstance(value, str) or not value):
             raise SpecError(f"{where}: {key} must be non-empty text")
-    secret = entry.get("secret", False)
-    if not isinstance(secret, bool):
-        raise SpecError(f"{where}: secret must be true or false")
+    flags = {k: entry.get(k, False) for k in _FLAGS}
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            raise SpecError(f"{where}: {key} must be true or false")
     answered_by = text["answered_by"] or "user"
     options = _options(entry.get("options"), text["choices"], where, label)
     if options is not None and answered_by != "user":
@@ -198,10 +213,18 @@ def _parse(name: Any, entry: Any, label: str) -> Challenge:
         if text["handler"] is None:
             raise SpecError(f"{where}: a challenge answered by the provider needs a handler")
     elif answered_by == "user":
-        if text["label"] is None:
+        asks_nothing = option and text["label"] is None and text["answer"] is None
+        if text["label"] is None and not asks_nothing:
             raise SpecError(f"{where}: a challenge the user answers needs a label")
-        if text["answer"] is None and text["before_answer"] is None and options is None:
+        if (
+            text["answer"] is None
+            and text["before_answer"] is None
+            and options is None
+            and not asks_nothing
+        ):
             raise SpecError(f"{where}: a challenge the user answers needs an answer key")
+        if asks_nothing and (text["before_answer"] or flags["secret"] or flags["uses_password"]):
+            raise SpecError(f"{where}: an option that asks nothing (no label) sends no answer")
     else:
         raise SpecError(f"{where}: answered_by must be 'user' or 'provider'")
     return Challenge(
@@ -209,7 +232,8 @@ def _parse(name: Any, entry: Any, label: str) -> Challenge:
         answered_by=answered_by,  # type: ignore[arg-type]  # checked just above
         answer_key=text["answer"],
         label=text["label"],
-        secret=secret,
+        secret=flags["secret"],
+        uses_password=flags["uses_password"],
         choices=text["choices"],
         attributes=text["attributes"],
         handler=text["handler"],
@@ -242,5 +266,5 @@ def _options(
                 f"{where}: option {choice!r}: unknown key(s) {', '.join(unknown)} "
                 f"(allowed: {', '.join(sorted(_OPTION_FIELDS))})"
             )
-        parsed[choice] = _parse(choice, entry, label)
+        parsed[choice] = _parse(choice, entry, label, option=True)
     return MappingProxyType(parsed)

@@ -6,6 +6,11 @@ guard drops the answers of an attempt that a sign-out or a new ``sign_in`` aband
 driver does the I/O the flow asks for (through the provider's ``perform``) and hands prompts
 to the caller; the flow decides everything else.
 
+A sign-up that asked for auto sign-in waits in ``signedUp`` (its data: the user and the
+sign-up's session); the confirmation of that user starts an attempt with the session the
+service then answers (``confirmed``), so an auto sign-in commits, and is abandoned, exactly as
+a sign-in does.
+
 A finished flow commits in this order: the tokens are verified (the provider's policy), the
 attempt moves to ``DONE``, then the user state commits the session, guarded by the epoch: a
 sign-out that came meanwhile wins, the tokens are discarded (their refresh token revoked) and
@@ -31,11 +36,13 @@ from fsm_auth.errors import (
     NotAuthorizedError,
     ProviderError,
     SignInCancelledError,
+    UnableToSignInError,
 )
-from fsm_auth.provider import UserPoolProvider
-from fsm_auth.values import SignInResult, SignInState, Tokens
+from fsm_auth.provider import SignUpAnswer, UserPoolProvider
+from fsm_auth.values import SignInResult, SignInState, SignUpResult, Tokens
 
 from ._challenges import CHALLENGED_STATE, ChallengeTable
+from ._flows import FlowTable
 from ._steps import (
     Answer,
     Prompt,
@@ -89,6 +96,17 @@ class _Attempt:
     prompt: Prompt | None = None
 
 
+@attrs.frozen(repr=False)
+class _PendingSignUp:
+    """A sign-up that asked for auto sign-in: the sign-in engine's data in ``signedUp``."""
+
+    username: str
+    session: str | None  # the sign-up's, for ConfirmSignUp; never shown
+
+    def __repr__(self) -> str:
+        return f"_PendingSignUp({self.username!r})"
+
+
 class _Guards:
     """The guards of the sign-in spec."""
 
@@ -97,6 +115,14 @@ class _Guards:
         """The trigger names the attempt the machine holds."""
         attempt = event.data
         return isinstance(attempt, _Attempt) and attempt.id == event.event_data.get("attempt")
+
+    @staticmethod
+    def pending_sign_up(event: Event) -> bool:
+        """The confirmed user is the one whose sign-up waits for auto sign-in."""
+        pending = event.data
+        return isinstance(pending, _PendingSignUp) and pending.username == event.event_data.get(
+            "username"
+        )
 
 
 class SignInDriver:
@@ -115,11 +141,19 @@ class SignInDriver:
             spec if spec is not None else getattr(provider, "sign_in_spec", "sign_in")
         )
         self._challenges = ChallengeTable.from_spec(loaded)
+        self._flows = FlowTable.from_spec(loaded)
         missing = self._challenges.provider_steps() - frozenset(getattr(provider, "flow_steps", ()))
         if missing:
             raise ProviderError(
                 f"The provider {type(provider).__name__} lacks the step(s) "
                 f"{', '.join(sorted(missing))} that the sign-in spec {loaded.name!r} names"
+            )
+        runs = getattr(provider, "sign_in_flows", None)
+        unrun = frozenset(self._flows) - frozenset(runs if runs is not None else self._flows)
+        if unrun:
+            raise ProviderError(
+                f"The provider {type(provider).__name__} does not run the flow(s) "
+                f"{', '.join(sorted(unrun))} that the sign-in spec {loaded.name!r} declares"
             )
         self._engine = Engine(loaded, context=_Guards())
 
@@ -133,17 +167,25 @@ class SignInDriver:
         """The challenges the sign-in spec declares (what a UI renders)."""
         return self._challenges
 
+    @property
+    def flows(self) -> FlowTable:
+        """The flows the sign-in spec declares (which take a password)."""
+        return self._flows
+
     def start(
         self,
         username: str,
         password: str | None,
         *,
         flow: str,
-        validation_data: Mapping[str, str] | None,
-        client_metadata: Mapping[str, str] | None,
+        preferred_challenge: str | None = None,
+        validation_data: Mapping[str, str] | None = None,
+        client_metadata: Mapping[str, str] | None = None,
     ) -> SignInResult:
         """Start a sign-in (abandoning a pending challenge) and follow it to its first prompt
-        or to the end."""
+        or to the end. A flow, preferred challenge or password the spec does not allow is
+        refused first (``InvalidParameterError``): nothing is sent and nothing changes."""
+        self._flows.check(flow, password, preferred_challenge)
         request = SignInRequest(
             username=username,
             password=password,
@@ -152,8 +194,62 @@ class SignInDriver:
             validation_data=validation_data,
             client_metadata=client_metadata,
             device=self._user_state.device_for(username),
+            preferred_challenge=preferred_challenge,
         )
         return self.start_flow(self._provider.sign_in(request), self._provider.perform)
+
+    # -- auto sign-in after sign-up ------------------------------------------------------------
+
+    def signed_up(self, username: str, answer: SignUpAnswer) -> None:
+        """``sign_up(auto_sign_in=True)`` registered ``username``: its confirmation signs in."""
+        self._engine.fire("signed_up", data=_PendingSignUp(username, answer.session))
+
+    def sign_up_session(self, username: str) -> str | None:
+        """The session of ``username``'s sign-up waiting for auto sign-in (for the
+        confirmation), if any."""
+        pending = self._engine.data
+        if isinstance(pending, _PendingSignUp) and pending.username == username:
+            return pending.session
+        return None
+
+    def confirmed(self, username: str, answer: SignUpAnswer) -> SignUpResult:
+        """``username`` is confirmed: sign in with the confirmation's session when its sign-up
+        asked for it. The result says how that went; this never raises, the user being
+        confirmed either way."""
+        result = answer.result
+        if not self._pending(username):
+            return result
+        if answer.session is None:
+            self._engine.fire("reset", data=None)
+            return attrs.evolve(
+                result,
+                sign_in_error=UnableToSignInError(
+                    "The user pool gave no session to sign the confirmed user in (its app "
+                    "client must allow USER_AUTH); sign in"
+                ),
+            )
+        request = SignInRequest(
+            username=username,
+            password=None,
+            flow="USER_AUTH",
+            challenges=self._challenges,
+            device=self._user_state.device_for(username),
+            session=answer.session,
+        )
+        flow = self._provider.sign_in(request)
+        attempt = _Attempt(next(_attempt_ids), flow, self._provider.perform, self._user_state.epoch)
+        try:
+            if not self._engine.fire("confirmed", data=attempt, username=username):
+                flow.close()
+                return result  # another user's sign-up waits now
+        except IllegalTransitionError:
+            flow.close()
+            return result  # a sign-in or a sign-out came meanwhile: it wins
+        try:
+            outcome = self._drive(attempt, None)
+        except AuthError as exc:
+            return attrs.evolve(result, sign_in_error=exc)
+        return attrs.evolve(result, signed_in=outcome.state is SignInState.DONE, sign_in=outcome)
 
     def start_flow(
         self, flow: SignInFlow, perform: Callable[[ServiceCall], Mapping[str, Any]]
@@ -263,6 +359,10 @@ class SignInDriver:
             self._engine.fire("discarded", data=None, attempt=attempt.id)
             self._discard(tokens)
         return SignInResult(state=SignInState.DONE)
+
+    def _pending(self, username: str) -> bool:
+        pending = self._engine.data
+        return isinstance(pending, _PendingSignUp) and pending.username == username
 
     def _abandoned(self, attempt: _Attempt) -> bool:
         current = self._engine.data

@@ -47,8 +47,12 @@ __all__ = [
 @attrs.frozen(repr=False)
 class SignInRequest:
     """What ``sign_in`` was asked: the user, the password (if the flow uses one), the flow
-    (``USER_SRP_AUTH``...), the caller's metadata, and the challenges the sign-in spec
-    declares (what each asks for, and which the provider answers itself)."""
+    (``USER_SRP_AUTH``...) and its preferred first factor (``USER_AUTH``'s
+    ``preferred_challenge``), the caller's metadata, and the challenges the sign-in spec
+    declares (what each asks for, and which the provider answers itself).
+
+    ``session``: the service's session that signs a just-confirmed user in (the one
+    ``ConfirmSignUp`` answered, for auto sign-in); never shown."""
 
     username: str
     password: str | None
@@ -58,6 +62,8 @@ class SignInRequest:
     client_metadata: Mapping[str, str] | None = None
     # This device as the user confirmed it (a ``fsm_auth._devices.DeviceSecret``), or None.
     device: Any = None
+    preferred_challenge: str | None = None
+    session: str | None = None
 
     def __repr__(self) -> str:
         return f"SignInRequest(username={self.username!r}, flow={self.flow!r})"

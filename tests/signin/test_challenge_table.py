@@ -67,6 +67,8 @@ def test_shipped_declarations(shipped: ChallengeTable) -> None:
         "SMS_MFA",
         "SOFTWARE_TOKEN_MFA",
         "EMAIL_OTP",
+        "SMS_OTP",
+        "SELECT_CHALLENGE",
         "SELECT_MFA_TYPE",
         "MFA_SETUP",
         "CUSTOM_CHALLENGE",
@@ -167,6 +169,18 @@ def test_shipped_declarations(shipped: ChallengeTable) -> None:
             None,
             None,
         ),
+        "SMS_OTP": ("user", "SMS_OTP_CODE", "Code", False, None, None, None, None, None),
+        "SELECT_CHALLENGE": (
+            "user",
+            "ANSWER",
+            "Sign in with",
+            False,
+            "AVAILABLE_CHALLENGES",
+            None,
+            None,
+            None,
+            None,
+        ),
         "CUSTOM_CHALLENGE": ("user", "ANSWER", "Answer", False, None, None, None, None, None),
     }
 
@@ -177,6 +191,8 @@ def test_shipped_user_challenges_and_provider_steps(shipped: ChallengeTable) -> 
         "SMS_MFA",
         "SOFTWARE_TOKEN_MFA",
         "EMAIL_OTP",
+        "SMS_OTP",
+        "SELECT_CHALLENGE",
         "SELECT_MFA_TYPE",
         "MFA_SETUP",
         "CUSTOM_CHALLENGE",
@@ -188,6 +204,7 @@ def test_shipped_user_challenges_and_provider_steps(shipped: ChallengeTable) -> 
             "device_password_verifier",
             "associate_software_token",
             "verify_software_token",
+            "password_srp",
         }
     )
     assert shipped["MFA_SETUP"].provider_steps == (
@@ -248,7 +265,7 @@ def test_shipped_provider_steps_exist_in_the_cognito_provider(shipped: Challenge
 
 
 def test_table_is_a_read_only_mapping(shipped: ChallengeTable) -> None:
-    assert len(shipped) == 10
+    assert len(shipped) == 12
     assert "SMS_MFA" in shipped
     assert shipped.get("NOT_A_CHALLENGE") is None
     with pytest.raises(KeyError):

@@ -65,6 +65,28 @@ CHALLENGES: dict[str, Any] = {
         "label": "Code from your authenticator app",
     },
     "EMAIL_OTP": {"answer": "EMAIL_OTP_CODE", "label": "Code"},
+    "SMS_OTP": {"answer": "SMS_OTP_CODE", "label": "Code"},
+    "SELECT_CHALLENGE": {
+        "answer": "ANSWER",
+        "label": "Sign in with",
+        "choices": "AVAILABLE_CHALLENGES",
+        "options": {
+            "PASSWORD_SRP": {
+                "label": "Password",
+                "secret": True,
+                "uses_password": True,
+                "before_answer": "password_srp",
+            },
+            "PASSWORD": {
+                "answer": "PASSWORD",
+                "label": "Password",
+                "secret": True,
+                "uses_password": True,
+            },
+            "EMAIL_OTP": {},
+            "SMS_OTP": {},
+        },
+    },
     "SELECT_MFA_TYPE": {"answer": "ANSWER", "label": "MFA type", "choices": "MFAS_CAN_CHOOSE"},
     "MFA_SETUP": {
         "label": "MFA to set up",
