@@ -1,4 +1,6 @@
-"""Sign-in as Cognito runs it: SRP, passwords, MFA, new-password and custom challenges."""
+"""Sign-in as Cognito runs it: SRP, passwords, MFA, new-password and custom challenges;
+choice-based and passwordless sign-in (``USER_AUTH``) in ``_passwordless``, the custom flow's
+rounds in ``_custom_auth``."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Any
 import attrs
 import pyotp
 
-from . import _devices, _mfa, _moto, _srp
+from . import _custom_auth, _devices, _mfa, _moto, _passwordless, _srp
 from ._codes import CodeBook, mask
 from ._errors import CognitoError, not_authorized
 from ._tokens import TokenState
@@ -35,6 +37,15 @@ class _Session:
     custom: bool = False
     # The device key the sign-in presented (DEVICE_KEY), carried through its challenges.
     device_key: str | None = None
+    # SELECT_CHALLENGE: the first factors the user may choose (AvailableChallenges).
+    available: tuple[str, ...] = ()
+    # EMAIL_OTP / SMS_OTP as USER_AUTH's first factor (e-mail MFA's EMAIL_OTP is not).
+    first_factor: bool = False
+    # CUSTOM_CHALLENGE: which of the pool's custom rounds this is.
+    round: int = 0
+    # The name the sign-in started with, when no challenge told the client another
+    # (USER_AUTH's choice and codes): their SECRET_HASH is computed for it.
+    sign_in_name: str | None = None
 
 
 class AuthFlows:
@@ -54,6 +65,9 @@ class AuthFlows:
         self.devices: _devices.DeviceBook | None = None
         # MFA beyond moto: the pool's types, preferences, e-mail MFA, the second factor.
         self.mfa = _mfa.MFABook(self)
+        # Choice-based and passwordless sign-in (USER_AUTH), and the custom flow's rounds.
+        self.passwordless = _passwordless.Passwordless(self)
+        self.custom = _custom_auth.CustomAuth(self)
 
     # ---- sessions ----
     def _new_session(
@@ -130,7 +144,8 @@ class AuthFlows:
 
     # ---- InitiateAuth ----
     def initiate_auth(self, params: dict[str, Any]) -> dict[str, Any]:
-        """InitiateAuth for USER_SRP_AUTH, USER_PASSWORD_AUTH, REFRESH_TOKEN(_AUTH), CUSTOM_AUTH."""
+        """InitiateAuth for USER_SRP_AUTH, USER_PASSWORD_AUTH, REFRESH_TOKEN(_AUTH), CUSTOM_AUTH
+        and USER_AUTH."""
         self.tokens.patch_pools()
         pool, client = _moto.pool_by_client(str(params.get("ClientId", "")))
         flow = str(params.get("AuthFlow", ""))
@@ -138,7 +153,7 @@ class AuthFlows:
         allowed = client.extended_config.get("ExplicitAuthFlows") or _DEFAULT_FLOWS
         wanted = "ALLOW_REFRESH_TOKEN_AUTH" if flow == "REFRESH_TOKEN" else f"ALLOW_{flow}"
         known = {"USER_SRP_AUTH", "USER_PASSWORD_AUTH", "REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"}
-        if flow not in known | {"CUSTOM_AUTH"}:
+        if flow not in known | {"CUSTOM_AUTH", "USER_AUTH"}:
             raise CognitoError("InvalidParameterException", f"Unsupported auth flow {flow}")
         if wanted not in allowed and flow not in allowed:
             raise CognitoError(
@@ -154,12 +169,18 @@ class AuthFlows:
         user = _moto.user_of(pool, username)
         if not user.enabled:
             raise not_authorized("User is disabled.")
-        custom = flow == "CUSTOM_AUTH"
-        if flow == "USER_SRP_AUTH" or (custom and auth.get("SRP_A")):
-            return self._srp_challenge(pool, client, user, str(auth.get("SRP_A") or ""), custom)
-        if custom:
-            return self._custom_challenge(pool, client, user)
-        if not secrets.compare_digest(str(user.password or ""), str(auth.get("PASSWORD") or "")):
+        if flow == "USER_AUTH":
+            session = params.get("Session")
+            return self.passwordless.initiate(
+                pool, client, user, auth, username, str(session) if session else None
+            )
+        if flow == "CUSTOM_AUTH":
+            return self.custom.initiate(pool, client, user, auth)
+        if flow == "USER_SRP_AUTH":
+            return self._srp_challenge(pool, client, user, str(auth.get("SRP_A") or ""), False)
+        if not user.password or not secrets.compare_digest(
+            str(user.password).encode(), str(auth.get("PASSWORD") or "").encode()
+        ):
             raise not_authorized(_WRONG_PASSWORD)
         return self._after_password(pool, client, user, custom=False)
 
@@ -179,37 +200,26 @@ class AuthFlows:
         user: _moto.CognitoIdpUser,
         srp_a: str,
         custom: bool,
+        session: bool = False,
     ) -> dict[str, Any]:
+        """PASSWORD_VERIFIER for ``srp_a`` (``session``: the answer names its Session too, as
+        USER_AUTH's does; the secret block finds it either way)."""
+        # A user without a password (passwordless sign-up) has no verifier: no proof matches.
+        password = str(user.password or secrets.token_urlsafe(32))
         try:
-            challenge = _srp.start(pool.id, user.username, str(user.password or ""), srp_a)
+            challenge = _srp.start(pool.id, user.username, password, srp_a)
         except ValueError:
             raise CognitoError("InvalidParameterException", "Invalid SRP_A value.") from None
-        self._new_session(
+        started = self._new_session(
             pool.id, client.id, user.username, "PASSWORD_VERIFIER", srp=challenge, custom=custom
         )
-        return {
+        answer: dict[str, Any] = {
             "ChallengeName": "PASSWORD_VERIFIER",
             "ChallengeParameters": {**challenge.parameters, "USERNAME": user.username},
         }
-
-    def _custom_challenge(
-        self,
-        pool: _moto.CognitoIdpUserPool,
-        client: _moto.CognitoIdpUserPoolClient,
-        user: _moto.CognitoIdpUser,
-    ) -> dict[str, Any]:
-        # No Lambda triggers here: the custom challenge is "enter the code we sent", and the
-        # code is recorded like any other (kind "custom_challenge").
-        destination = user.attribute_lookup.get("email") or user.attribute_lookup.get(
-            "phone_number", ""
-        )
-        self.codes.issue(pool.id, user.username, "custom_challenge", destination)
-        session = self._new_session(pool.id, client.id, user.username, "CUSTOM_CHALLENGE")
-        return {
-            "ChallengeName": "CUSTOM_CHALLENGE",
-            "Session": session.id,
-            "ChallengeParameters": {"USERNAME": user.username, "challenge": "code"},
-        }
+        if session:
+            answer["Session"] = started.id
+        return answer
 
     # ---- after the password ----
     def _after_password(
@@ -244,7 +254,7 @@ class AuthFlows:
                 },
             }
         if custom:
-            return self._custom_challenge(pool, client, user)
+            return self.custom.challenge(pool, client, user)
         return self._mfa_or_tokens(pool, client, user)
 
     def _mfa_or_tokens(
@@ -308,6 +318,10 @@ class AuthFlows:
         if name == "PASSWORD_VERIFIER":
             key = answers.get("PASSWORD_CLAIM_SECRET_BLOCK") or key
         session = self._take_session(key, client_id)
+        if session.challenge in _passwordless.SESSION_KINDS:
+            # A sign-up session is no challenge's: left for InitiateAuth / ConfirmSignUp.
+            self._restore(session)
+            raise not_authorized("Invalid session for the user.")
         if session.challenge != name and not (
             session.challenge == "SELECT_MFA_TYPE" and name == "SELECT_MFA_TYPE"
         ):
@@ -316,8 +330,11 @@ class AuthFlows:
                 f"Invalid challenge name {name}; expected {session.challenge}",
             )
         user = _moto.user_of(pool, session.username)
-        # Challenge answers carry the internal user name (USER_ID_FOR_SRP), not an alias.
-        _moto.check_secret_hash(client, answers.get("SECRET_HASH"), user.username)
+        # Challenge answers carry the internal user name (USER_ID_FOR_SRP), not an alias; the
+        # USER_AUTH challenges that tell no name take the one the sign-in started with.
+        _moto.check_secret_hash(
+            client, answers.get("SECRET_HASH"), session.sign_in_name or user.username
+        )
         if name == "PASSWORD_VERIFIER":
             assert session.srp is not None
             if not _srp.signature_valid(
@@ -329,7 +346,9 @@ class AuthFlows:
             return self._after_password(pool, client, user, custom=session.custom)
         if name == "NEW_PASSWORD_REQUIRED":
             return self._new_password(pool, client, user, answers)
-        handled = self.mfa.respond(pool, client, user, session, name, answers)
+        handled = self.passwordless.respond(pool, client, user, session, name, answers)
+        if handled is None:
+            handled = self.mfa.respond(pool, client, user, session, name, answers)
         if handled is not None:
             return handled
         if name == "SMS_MFA":
@@ -358,13 +377,7 @@ class AuthFlows:
                 raise CognitoError("InvalidParameterException", "MFA setup was not completed.")
             return self._mfa_done(pool, client, user)
         if name == "CUSTOM_CHALLENGE":
-            self._check_code(
-                lambda: self.codes.check(
-                    pool.id, user.username, "custom_challenge", answers.get("ANSWER", "")
-                ),
-                session,
-            )
-            return self._mfa_done(pool, client, user)
+            return self.custom.respond(pool, client, user, session, answers)
         raise CognitoError("InvalidParameterException", f"Unsupported challenge {name}")
 
     def _restore(self, session: _Session) -> None:
@@ -425,6 +438,8 @@ class AuthFlows:
     ) -> tuple[_moto.CognitoIdpUserPool, _moto.CognitoIdpUser, _Session | None]:
         if params.get("Session"):
             session = self._peek_session(str(params["Session"]))
+            if session.challenge in _passwordless.SESSION_KINDS:
+                raise not_authorized("Invalid session for the user.")
             pool = _moto.pool_by_id(session.pool_id)
             return pool, _moto.user_of(pool, session.username), session
         pool, _client_id, user = self.tokens.access_user(params.get("AccessToken"))

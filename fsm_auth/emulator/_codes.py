@@ -20,12 +20,17 @@ CODE_LIFETIME: dict[str, float] = {
     "email_mfa": 180.0,
     "custom_challenge": 180.0,
     "temporary_password": 7 * 24 * 3600.0,
+    # Passwordless sign-in's one-time codes (USER_AUTH's EMAIL_OTP / SMS_OTP first factors).
+    "email_otp": 180.0,
+    "sms_otp": 180.0,
 }
+# How many digits a code has: Cognito's passwordless codes have 8, every other code 6.
+CODE_DIGITS: dict[str, int] = {"email_otp": 8, "sms_otp": 8}
 
 
-def new_code() -> str:
-    """A 6-digit code."""
-    return f"{secrets.randbelow(1_000_000):06d}"
+def new_code(digits: int = 6) -> str:
+    """A code of ``digits`` decimal digits (6 unless told)."""
+    return f"{secrets.randbelow(10**digits):0{digits}d}"
 
 
 def mask(destination: str) -> str:
@@ -70,7 +75,7 @@ class CodeBook:
         code: str | None = None,
     ) -> str:
         """Issue (and record as sent) a code; returns it."""
-        value = code if code is not None else new_code()
+        value = code if code is not None else new_code(CODE_DIGITS.get(kind, 6))
         expires = self._clock() + CODE_LIFETIME[kind]
         with self._lock:
             self._codes[(pool_id, username, kind, attribute)] = _Issued(value, expires)

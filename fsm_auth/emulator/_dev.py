@@ -21,6 +21,15 @@ _MFA_BANNER: dict[str, str] = {
     "OPTIONAL": "optional (TOTP, e-mail, or SMS to a user's phone_number)",
     "ON": "on (TOTP, e-mail, or SMS to a user's phone_number; set up at the first sign-in)",
 }
+# Choice-based sign-in (USER_AUTH): passwordless codes too, unless MFA is required (Cognito
+# refuses passwordless first factors then).
+_PASSWORDLESS = ("PASSWORD", "EMAIL_OTP", "SMS_OTP")
+_SIGN_IN_BANNER = {
+    True: "password, SRP, or passwordless: a one-time code by e-mail (email_otp) or SMS"
+    " (sms_otp) to a verified address; USER_AUTH (choice-based), sign-up without a password",
+    False: "password or SRP; USER_AUTH (choice-based) with the password only (passwordless"
+    " codes need --mfa off or optional)",
+}
 
 
 def _print_code(out: TextIO, lock: threading.Lock) -> Callable[[SentCode], None]:
@@ -43,13 +52,14 @@ def run_dev(
 ) -> int:
     """Serve the emulator on loopback until interrupted; returns the exit status (0).
 
-    Provisions a user pool (MFA ``mfa``: ``"OFF"``, ``"OPTIONAL"`` or ``"ON"``, with TOTP and
-    SMS), app client (set up for the hosted UI, served at the emulator's URL), identity pool
-    and bucket, writes the ``awsconfiguration.json`` (with its OAuth section) to
-    ``config_out`` (or prints it when ``None``), prints the endpoint, ids, the hosted UI's
-    sign-in page and redirect URIs and the settings, then every code the service would have
-    sent, as it is issued. An unknown ``mfa``, or a
-    ``port`` outside 0 (any free port) to 65535, raises ``ValueError``.
+    Provisions a user pool (MFA ``mfa``: ``"OFF"``, ``"OPTIONAL"`` or ``"ON"``, with TOTP,
+    e-mail and SMS; choice-based sign-in, passwordless e-mail and SMS codes included unless
+    ``mfa`` is ``"ON"``), app client (set up for the hosted UI, served at the emulator's
+    URL), identity pool and bucket, writes the ``awsconfiguration.json`` (with its OAuth
+    section) to ``config_out`` (or prints it when ``None``), prints the endpoint, ids, the
+    hosted UI's sign-in page and redirect URIs and the settings, then every code the service
+    would have sent, as it is issued. An unknown ``mfa``, or a ``port`` outside 0 (any free
+    port) to 65535, raises ``ValueError``.
     """
     # Checked here, not left to the socket: bind() raises OverflowError for a negative port
     # and the server silently wraps one above 65535 (70000 listened on 4464).
@@ -71,8 +81,15 @@ def run_dev(
         previous = signal.signal(signal.SIGTERM, on_signal)
     emulator.start()
     try:
-        # Every MFA type: e-mail MFA codes are printed like the others (kind email_mfa).
-        pool = emulator.provision(mfa=mfa, hosted_ui=True, mfa_types=("SMS", "TOTP", "EMAIL"))
+        # Every MFA type: e-mail MFA codes are printed like the others (kind email_mfa), as
+        # are passwordless codes (kinds email_otp, sms_otp).
+        passwordless = mfa != "ON"
+        pool = emulator.provision(
+            mfa=mfa,
+            hosted_ui=True,
+            mfa_types=("SMS", "TOTP", "EMAIL"),
+            first_factors=_PASSWORDLESS if passwordless else ("PASSWORD",),
+        )
         config = json.dumps(pool.aws_configuration(), indent=2)
         with lock:
             stream.write(f"fsm-auth dev: local Cognito emulator at {emulator.url}\n")
@@ -82,6 +99,7 @@ def run_dev(
             stream.write(f"  identity pool id  {pool.identity_pool_id}\n")
             stream.write(f"  bucket            {pool.bucket}\n")
             stream.write(f"  mfa               {_MFA_BANNER[mfa]}\n")
+            stream.write(f"  sign-in           {_SIGN_IN_BANNER[passwordless]}\n")
             stream.write(f"  hosted UI         {pool.authorize_url()}\n")
             stream.write(f"  sign-in redirect  {pool.redirect_uri}\n")
             stream.write(f"  sign-out redirect {pool.sign_out_uri}\n")

@@ -167,7 +167,7 @@ class DeviceBook:
             raise CognitoError("ResourceNotFoundException", _NO_DEVICE)
         return device
 
-    def _check_presented(self, pool: Any, user: Any, key: str | None) -> None:
+    def check_presented(self, pool: Any, user: Any, key: str | None) -> None:
         """Refuse a presented key the pool does not know for the user (Cognito's answer)."""
         if key and DeviceSettings.of(pool).tracking:
             self._require(pool.id, user.username, key)
@@ -186,7 +186,7 @@ class DeviceBook:
                 # A password flow reads the key at once; SRP reads it with PASSWORD_VERIFIER.
                 pool, _client = _moto.pool_by_client(str(params.get("ClientId", "")))
                 user = _moto.user_of(pool, str(auth.get("USERNAME") or ""))
-                self._check_presented(pool, user, key)
+                self.check_presented(pool, user, key)
             return self._signed_in(handler(params), key)
         finally:
             _presented.reset(token)
@@ -205,7 +205,7 @@ class DeviceBook:
             if name == "PASSWORD_VERIFIER" and answers.get("DEVICE_KEY"):
                 session = self._auth.peek_session(session_key)
                 pool = _moto.pool_by_id(session.pool_id)
-                self._check_presented(pool, _moto.user_of(pool, session.username), key)
+                self.check_presented(pool, _moto.user_of(pool, session.username), key)
             if name == "DEVICE_SRP_AUTH":
                 return self._device_srp_auth(params, answers)
             if name == "DEVICE_PASSWORD_VERIFIER":

@@ -422,7 +422,9 @@ class HostedUILayer:
         if (
             user is None
             or user.status == _moto.EXTERNAL_PROVIDER
-            or not hmac.compare_digest(str(user.password or "").encode(), password.encode())
+            # A passwordless user has no password: none signs them in here.
+            or not user.password
+            or not hmac.compare_digest(str(user.password).encode(), password.encode())
         ):
             return self._login_page(session, username, _WRONG_PASSWORD)
         lang = session.request.lang

@@ -194,6 +194,25 @@ def patch_backend() -> None:
     setattr(backend, "_fsm_auth_patched", True)  # noqa: B010
 
 
+def sign_up_without_password(
+    client_id: str, username: str, attributes: list[dict[str, str]]
+) -> CognitoIdpUser:
+    """moto's SignUp for a user without a password (passwordless sign-in), which moto's own
+    password check would refuse: the check is set aside for this one call."""
+    backend = idp()
+    check = backend.__dict__.get("_validate_password")
+    setattr(backend, "_validate_password", lambda pool_id, password: None)  # noqa: B010
+    try:
+        no_password: Any = None
+        user, _details = backend.sign_up(client_id, username, no_password, attributes)
+    finally:
+        if check is None:
+            delattr(backend, "_validate_password")
+        else:
+            setattr(backend, "_validate_password", check)  # noqa: B010
+    return user
+
+
 def unverified_claims(token: str) -> dict[str, Any]:
     """The payload of a JWT without checking it (the emulator issued it itself)."""
     try:

@@ -240,11 +240,24 @@ def provision(
     refresh_token_rotation: bool = False,
     refresh_grace_seconds: int = 60,
     mfa_types: tuple[str, ...] = ("SMS", "TOTP"),
+    first_factors: tuple[str, ...] | None = None,
+    custom_challenges: Sequence[Mapping[str, Any]] | None = None,
 ) -> Provisioned:
     """Create the resources in moto's backends directly (no HTTP, nothing recorded)."""
+    from . import _custom_auth
     from ._mfa import check_mfa_types, configure_pool
+    from ._passwordless import check_first_factors, sign_in_policy
 
     check_mfa_types(mfa_types)
+    factors = check_first_factors(first_factors, mfa)
+    if factors is None and "ALLOW_USER_AUTH" in auth_flows:
+        raise ValueError(
+            "auth_flows allows USER_AUTH but first_factors is None: give the pool's first "
+            'factors (e.g. first_factors=("PASSWORD",))'
+        )
+    if factors is not None and "ALLOW_USER_AUTH" not in auth_flows:
+        auth_flows = (*auth_flows, "ALLOW_USER_AUTH")
+    rounds = _custom_auth.check_custom_challenges(custom_challenges)
     from ._rotation import rotation_config
 
     rotation = rotation_config(refresh_token_rotation, refresh_grace_seconds)
@@ -266,6 +279,9 @@ def provision(
         "UsernameConfiguration": {"CaseSensitive": False},
         "Policies": {"PasswordPolicy": dict(_moto.DEFAULT_PASSWORD_POLICY)},
     }
+    if factors is not None:
+        # Choice-based sign-in (USER_AUTH): what DescribeUserPool shows as the sign-in policy.
+        pool_config["Policies"]["SignInPolicy"] = sign_in_policy(factors)
     if username_attributes:
         # moto then gives each user a UUID user name (= sub) and finds them by the attribute.
         pool_config["UsernameAttributes"] = list(username_attributes)
@@ -276,6 +292,8 @@ def provision(
     pool = backend.create_user_pool(name, pool_config)
     # The MFA types the pool offers: moto's SMS/TOTP configuration, e-mail beside it (_mfa).
     configure_pool(pool, mfa_types, mfa)
+    # What the custom flow's Lambda triggers would ask and expect (_custom_auth).
+    _custom_auth.configure_pool(pool, rounds)
     client_config: dict[str, Any] = {
         "ClientName": name,
         "ExplicitAuthFlows": list(auth_flows),

@@ -15,6 +15,8 @@ CodeKind = Literal[
     "email_mfa",
     "temporary_password",
     "custom_challenge",
+    "email_otp",
+    "sms_otp",
 ]
 
 

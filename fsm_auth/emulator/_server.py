@@ -6,7 +6,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -204,6 +204,8 @@ class Emulator:
         refresh_token_rotation: bool = False,
         refresh_grace_seconds: int = 60,
         mfa_types: tuple[str, ...] = ("SMS", "TOTP"),
+        first_factors: tuple[str, ...] | None = None,
+        custom_challenges: Sequence[Mapping[str, Any]] | None = None,
     ) -> Provisioned:
         """Create a user pool + app client (+ identity pool, + bucket); fast, in memory.
 
@@ -226,6 +228,20 @@ class Emulator:
         ``mfa_types``: the MFA the pool offers when ``mfa`` is ``"ON"`` or ``"OPTIONAL"``,
         any of ``"SMS"``, ``"TOTP"`` and ``"EMAIL"`` (e-mail codes are recorded with kind
         ``"email_mfa"``).
+        ``first_factors``: choice-based sign-in (``USER_AUTH``): the pool's
+        ``Policies.SignInPolicy.AllowedFirstAuthFactors``, ``"PASSWORD"`` (required) and any
+        of ``"EMAIL_OTP"`` and ``"SMS_OTP"`` (passwordless: an 8-digit code to the user's
+        verified e-mail or phone, recorded with kind ``"email_otp"`` / ``"sms_otp"``; refused
+        with ``mfa="ON"``), and the app client allows ``ALLOW_USER_AUTH``; with an OTP factor
+        users may sign up without a password. ``None`` (the default): no choice-based
+        sign-in. ``"WEB_AUTHN"`` (passkeys) is not emulated.
+        ``custom_challenges``: the rounds of ``CUSTOM_AUTH`` (what its Lambda triggers would
+        decide), in order, each ``{"parameters": {...}, "answer": "..." or None}``: the
+        round's public ``ChallengeParameters`` (``USERNAME`` is added) and the ``ANSWER`` it
+        expects (``None``: a code sent to the user's e-mail or phone, kind
+        ``"custom_challenge"``); tokens after the last. ``None`` (the default): one such code
+        round. ``AuthParameters`` ``CHALLENGE_NAME="SRP_A"`` puts SRP's ``PASSWORD_VERIFIER``
+        first.
         The configuration points at :attr:`url`, so the port must be known: start first
         (or construct with a fixed port).
         """
@@ -254,6 +270,8 @@ class Emulator:
                 refresh_token_rotation=refresh_token_rotation,
                 refresh_grace_seconds=refresh_grace_seconds,
                 mfa_types=mfa_types,
+                first_factors=first_factors,
+                custom_challenges=custom_challenges,
             )
 
     def admin_client(self, service: str = "cognito-idp") -> Any:

@@ -12,6 +12,7 @@ from ._auth import AuthFlows
 from ._codes import CodeBook, delivery_details
 from ._devices import DeviceBook
 from ._errors import CognitoError, not_authorized
+from ._passwordless import allows_passwordless
 from ._records import CodeKind
 from ._rotation import RotationBook
 from ._tokens import TokenState
@@ -108,8 +109,12 @@ class UserPoolLayer:
         return tuple(a for a in _VERIFIABLE if a in auto)
 
     def _after_sign_up(self, params: Params, answer: dict[str, Any]) -> dict[str, Any]:
-        pool, _client = _moto.pool_by_client(str(params.get("ClientId", "")))
+        pool, client = _moto.pool_by_client(str(params.get("ClientId", "")))
         user = _moto.user_of(pool, str(params.get("Username", "")))
+        session = self.auth.passwordless.sign_up_session(pool, client, user)
+        if session is not None:
+            # For ConfirmSignUp, whose own session then signs the user in (USER_AUTH).
+            answer["Session"] = session
         answer.pop("CodeDeliveryDetails", None)
         details = self._deliver(pool, user, "sign_up", self._sign_up_targets(pool))
         if details is not None:
@@ -137,8 +142,12 @@ class UserPoolLayer:
         return answer
 
     # ---- sign-up ----
-    def sign_up(self, params: Params) -> None:
-        """SignUp: moto creates the user; the SECRET_HASH is checked here (moto skips it)."""
+    def sign_up(self, params: Params) -> dict[str, Any] | None:
+        """SignUp: moto creates the user; the SECRET_HASH is checked here (moto skips it).
+
+        Without a password (omitted or empty) only in a pool with a passwordless first factor
+        (EMAIL_OTP, SMS_OTP); the user is then created here, moto requiring a password.
+        """
         pool, client = _moto.pool_by_client(str(params.get("ClientId", "")))
         username = str(params.get("Username", ""))
         _moto.check_secret_hash(client, params.get("SecretHash"), username)
@@ -152,7 +161,15 @@ class UserPoolLayer:
         if username and pool._get_user(username) is not None:
             # moto answers with the bare user name; Cognito with these sentences.
             raise CognitoError("UsernameExistsException", _exists_message(pool, username))
-        return None
+        if params.get("Password"):
+            return None
+        if not allows_passwordless(pool):
+            raise CognitoError("InvalidParameterException", "Missing required parameter Password")
+        user = _moto.sign_up_without_password(
+            client.id, username, list(params.get("UserAttributes") or [])
+        )
+        answer = {"UserConfirmed": False, "UserSub": user.id}
+        return self._after_sign_up({**params, "Username": user.username}, answer)
 
     def admin_create_user(self, params: Params) -> None:
         """AdminCreateUser: Cognito's refusal of a taken user name; moto does the rest."""
@@ -176,13 +193,17 @@ class UserPoolLayer:
         return {}
 
     def confirm_sign_up(self, params: Params) -> dict[str, Any]:
-        """ConfirmSignUp with the code that was sent."""
+        """ConfirmSignUp with the code that was sent (and SignUp's session, when given); the
+        answer's session signs the user in once (USER_AUTH)."""
         pool, client = _moto.pool_by_client(str(params.get("ClientId", "")))
         # The hash is for the name sent (e-mail or user name), so it is checked before lookup.
         _moto.check_secret_hash(client, params.get("SecretHash"), str(params.get("Username", "")))
         user = _moto.user_of(pool, str(params.get("Username", "")))
         if user.status != _moto.UserStatus.UNCONFIRMED:
             raise not_authorized(f"User cannot be confirmed. Current status is {_status(user)}")
+        given = str(params.get("Session") or "") or None
+        if given is not None:
+            self.auth.passwordless.check_sign_up_session(client, user, given)
         self.codes.check(pool.id, user.username, "sign_up", str(params.get("ConfirmationCode", "")))
         user.status = _moto.UserStatus.CONFIRMED
         verified = [
@@ -192,7 +213,7 @@ class UserPoolLayer:
         ]
         if verified:
             user.update_attributes(verified)
-        return {}
+        return self.auth.passwordless.confirmed(pool, client, user, given)
 
     def resend_confirmation_code(self, params: Params) -> dict[str, Any]:
         """ResendConfirmationCode: a new sign-up code replaces the old one."""
