@@ -478,7 +478,8 @@ def _choose_option(challenge: Challenge, exchange: _Exchange) -> Generator[Any, 
         # The service listed nothing to choose from: the first option declared.
         offered = [next(iter(challenge.options))]
     else:
-        offered = [choice for choice in listed if choice in challenge.options]
+        # Once each, in the service's order.
+        offered = list(dict.fromkeys(c for c in listed if c in challenge.options))
     if not offered:
         raise ChallengeNotSupportedError(
             f"The service offers {challenge.name} with {', '.join(listed or ()) or 'nothing'}, "

@@ -184,10 +184,17 @@ class ChallengeTable(Mapping[str, Challenge]):
         return f"ChallengeTable({self.spec_name!r}, {list(self._challenges)!r})"
 
 
-def _parse(name: Any, entry: Any, label: str, *, option: bool = False) -> Challenge:
+def _parse(
+    name: Any, entry: Any, label: str, *, option_of: str | None = None, sends_choice: bool = False
+) -> Challenge:
+    """One declaration; ``option_of``: the challenge whose option it is (named in errors),
+    ``sends_choice``: that challenge sends the choice itself (so an option may ask nothing)."""
     if not isinstance(name, str) or not name:
         raise SpecError(f"{label}: challenge names must be non-empty text, got {name!r}")
-    where = f"{label}: challenge {name!r}"
+    where = (
+        f"{option_of}: option {name!r}" if option_of is not None else f"{label}: challenge {name!r}"
+    )
+    option = option_of is not None
     if entry is None:
         entry = {}
     if not isinstance(entry, Mapping):
@@ -206,7 +213,9 @@ def _parse(name: Any, entry: Any, label: str, *, option: bool = False) -> Challe
         if not isinstance(value, bool):
             raise SpecError(f"{where}: {key} must be true or false")
     answered_by = text["answered_by"] or "user"
-    options = _options(entry.get("options"), text["choices"], where, label)
+    options = _options(
+        entry.get("options"), text["choices"], where, label, sends_choice=text["answer"] is not None
+    )
     if options is not None and answered_by != "user":
         raise SpecError(f"{where}: options are for a challenge the user answers")
     if answered_by == "provider":
@@ -225,6 +234,11 @@ def _parse(name: Any, entry: Any, label: str, *, option: bool = False) -> Challe
             raise SpecError(f"{where}: a challenge the user answers needs an answer key")
         if asks_nothing and (text["before_answer"] or flags["secret"] or flags["uses_password"]):
             raise SpecError(f"{where}: an option that asks nothing (no label) sends no answer")
+        if asks_nothing and not sends_choice:
+            raise SpecError(
+                f"{where}: an option that asks nothing needs its challenge to send the choice "
+                "(an answer key), or nothing would reach the service"
+            )
     else:
         raise SpecError(f"{where}: answered_by must be 'user' or 'provider'")
     return Challenge(
@@ -245,7 +259,7 @@ def _parse(name: Any, entry: Any, label: str, *, option: bool = False) -> Challe
 
 
 def _options(
-    raw: Any, choices: str | None, where: str, label: str
+    raw: Any, choices: str | None, where: str, label: str, *, sends_choice: bool
 ) -> Mapping[str, Challenge] | None:
     """The ``options`` of a challenge: each choice's declaration, parsed as a challenge."""
     if raw is None:
@@ -266,5 +280,5 @@ def _options(
                 f"{where}: option {choice!r}: unknown key(s) {', '.join(unknown)} "
                 f"(allowed: {', '.join(sorted(_OPTION_FIELDS))})"
             )
-        parsed[choice] = _parse(choice, entry, label, option=True)
+        parsed[choice] = _parse(choice, entry, label, option_of=where, sends_choice=sends_choice)
     return MappingProxyType(parsed)

@@ -87,8 +87,8 @@ class FlowTable(Mapping[str, SignInFlowDeclaration]):
         for name, entry in raw.items():
             where = f"{label}: flow {name!r}"
             flow = _parse(name, entry, where, _FLOW_FIELDS)
-            choices = entry.get("preferred_challenges") if isinstance(entry, Mapping) else None
-            if choices is not None:
+            choices = entry.get("preferred_challenges", {}) if isinstance(entry, Mapping) else {}
+            if choices != {}:
                 if not isinstance(choices, Mapping) or not choices:
                     raise SpecError(
                         f"{where}: preferred_challenges must map challenge names to their "
@@ -126,9 +126,10 @@ class FlowTable(Mapping[str, SignInFlowDeclaration]):
                     f"one of {', '.join(declared.preferred_challenges)}"
                 )
             rule, what = chosen.password, f"{flow} with {preferred_challenge}"
-        if rule == "required" and password is None:
+        # An empty password is no password (a form left empty).
+        if rule == "required" and not password:
             raise InvalidParameterError(f"A password is needed to sign in with {what}")
-        if rule == "none" and password is not None:
+        if rule == "none" and password:
             raise InvalidParameterError(
                 f"Signing in with {what} takes no password (pass password=None)"
             )

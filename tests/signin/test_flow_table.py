@@ -469,10 +469,10 @@ BAD = [
         id="preferred-challenge-name-with-space",
     ),
     pytest.param(
-        {"F": {"password": "optional", "preferred_challenges": {}}},
+        {"F": {"password": "optional", "preferred_challenges": None}},
         "flow 'F'",
         "preferred_challenges must map challenge names to their declarations",
-        id="preferred-challenges-empty",
+        id="preferred-challenges-null",
     ),
     pytest.param(
         {"F": {"password": "optional", "preferred_challenges": ["EMAIL_OTP"]}},
@@ -709,8 +709,14 @@ def test_an_option_that_asks_nothing(option: dict[str, Any], message: str | None
         challenges(declared)
     text = str(caught.value)
     assert f"spec {SPEC_NAME!r}" in text
-    assert "challenge 'O'" in text
+    assert "challenge 'PICK': option 'O'" in text
     assert message in text
+
+
+def test_an_option_that_asks_nothing_needs_a_challenge_that_sends_the_choice() -> None:
+    declared = {"PICK": {"label": "Pick", "choices": "LIST", "options": {"O": {}, "P": {}}}}
+    with pytest.raises(SpecError, match=r"challenge 'PICK': option 'O': .*send the choice"):
+        challenges(declared)
 
 
 @pytest.mark.parametrize(
@@ -741,5 +747,5 @@ def test_uses_password_must_be_a_bool(value: Any, where: str) -> None:
     with pytest.raises(SpecError) as caught:
         challenges(declared)
     text = str(caught.value)
-    assert "challenge 'PW'" in text
+    assert ("option 'PW'" if where == "option" else "challenge 'PW'") in text
     assert "uses_password must be true or false" in text
