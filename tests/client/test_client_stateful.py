@@ -1,7 +1,7 @@
 """A property test of the whole client against the emulator: random sequences of what an app
-and the world do (sign in by password or through the hosted UI, sign out, time passing, a
-sign-out from another device, federation, guest access, restarts), with the ``user_state``
-spec as the oracle. Every change a listener
+and the world do (sign in by any flow and first factor, or through the hosted UI, sign out,
+time passing, a sign-out from another device, federation, guest access, restarts), with the
+``user_state`` spec as the oracle. Every change a listener
 sees must be a transition the spec declares, and the client's answers must fit its state."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import itertools
 import os
 from typing import Any
 
+from auth_testkit import SIGN_IN_WAYS, sign_in_by
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -51,8 +52,12 @@ def test_random_lives_follow_the_spec(emulator: Emulator, clock: FakeClock, admi
     # preference changes what GetUser says, not how the user signs in).
     # Devices tracked on the user's say-so: every password sign-in of a new device confirms
     # it (the hosted UI's do not), remember_device() remembers it.
+    # Every sign-in flow, and USER_AUTH's first factors (codes by e-mail and SMS).
     pool = emulator.provision(
-        hosted_ui=True, mfa_types=("SMS", "TOTP", "EMAIL"), device_tracking="user_opt_in"
+        hosted_ui=True,
+        mfa_types=("SMS", "TOTP", "EMAIL"),
+        device_tracking="user_opt_in",
+        first_factors=("PASSWORD", "EMAIL_OTP", "SMS_OTP"),
     )
     config = pool.aws_configuration()
     store = MemorySessionStore()  # shared by restarts, as a storage_dir would be
@@ -73,6 +78,14 @@ def test_random_lives_follow_the_spec(emulator: Emulator, clock: FakeClock, admi
                 self.username, PASSWORD, attributes={"email": f"{self.username}@example.com"}
             )
             self.client.confirm_sign_up(self.username, emulator.last_code(self.username, "sign_up"))
+            admin_idp.admin_update_user_attributes(
+                UserPoolId=pool.user_pool_id,
+                Username=self.username,
+                UserAttributes=[
+                    {"Name": "phone_number", "Value": "+15555550123"},
+                    {"Name": "phone_number_verified", "Value": "true"},
+                ],
+            )
 
         def _new_client(self) -> None:
             client = AuthClient.from_config(config, store=store, clock=clock)
@@ -103,10 +116,13 @@ def test_random_lives_follow_the_spec(emulator: Emulator, clock: FakeClock, admi
         def initialize(self) -> None:
             self.client.initialize()
 
-        @rule()
-        def sign_in(self) -> None:
-            self.client.sign_in(self.username, PASSWORD)
+        @rule(way=st.sampled_from(SIGN_IN_WAYS))
+        def sign_in(self, way: tuple[str, str | None] = SIGN_IN_WAYS[0]) -> None:
+            flow, factor = way
+            states = sign_in_by(self.client, emulator, self.username, PASSWORD, flow, factor)
+            assert states[-1] == "DONE"
             assert self.client.current_user_state is UserState.SIGNED_IN
+            assert self.client.username == self.username
             # This device is one the pool knows: kept, or (new, or forgotten at the pool
             # meanwhile) confirmed by this sign-in.
             assert self._this_device() in self._pool_devices()

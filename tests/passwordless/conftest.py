@@ -6,11 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from auth_testkit import confirmed_user
 
 from fsm_auth import AuthClient
 from fsm_auth.emulator import Emulator, Provisioned
-
-from ..auth_testkit import confirmed_user
 
 PASSWORD = "Correct-Horse-9!"
 FIRST_FACTORS = ("PASSWORD", "EMAIL_OTP", "SMS_OTP")

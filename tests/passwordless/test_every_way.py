@@ -4,11 +4,11 @@ with the requests each one costs (the closing note of the passwordless issue quo
 from __future__ import annotations
 
 import pytest
+from auth_testkit import SIGN_IN_WAYS, sign_in_by
 
 from fsm_auth import AuthClient, UserState
 from fsm_auth.emulator import Emulator, Provisioned
 
-from ..auth_testkit import SIGN_IN_WAYS, sign_in_by
 from .conftest import PASSWORD, otp_user
 
 # Requests to the user pool per way, the sign-in alone (no device tracking, no MFA): what
