@@ -397,7 +397,9 @@ class AuthClient:
         if hosted_ui is None:
             from fsm_auth.ui import TerminalSignIn
 
-            return TerminalSignIn(self, driver.challenges).run()
+            flow = driver.flows.get(self.config.authentication_flow_type)
+            rule = flow.password if flow is not None else "optional"
+            return TerminalSignIn(self, driver.challenges, password=rule).run()
         provider = self._providers.hosted_ui()
         return driver.start_flow(provider.sign_in(hosted_ui), provider.perform)
 

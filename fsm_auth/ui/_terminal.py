@@ -1,14 +1,23 @@
 """``TerminalSignIn``: the drop-in sign-in in a terminal, what ``AuthClient.show_sign_in()``
 runs without hosted-UI options.
 
-A menu offers sign in (Enter chooses it), sign up and forgot password. Each challenge the
-sign-in reaches is asked from its declaration in the sign-in spec (``_challenge_form``), so a
-challenge added to a spec later needs nothing here. What goes wrong is said in one line and
-the step asked again: a wrong code asks the code again, a weak password the password, a wrong
-password the user name and password; a user not confirmed yet is led through confirmation
-(the sign-up code, or a new one) and signed in with the password already typed. An answer the
-service no longer takes because its challenge session ended (expired, or ended by the
-service after a refused answer) starts the sign-in again with that password, and the same
+A menu offers sign in (Enter chooses it), sign up and forgot password. The sign-in form asks
+the password as the configured flow's declaration says (``password``): always (``required``:
+USER_SRP_AUTH, USER_PASSWORD_AUTH, CUSTOM_WITH_SRP), never (``none``: CUSTOM_AUTH), or with the
+hint that it may be left empty to choose another way to sign in (``optional``: USER_AUTH, whose
+SELECT_CHALLENGE lists the first factors: the password, asked next when none was typed, or a
+code sent by e-mail or SMS). With ``optional`` the sign-up form takes an empty password too:
+the user is registered without one, to sign in with codes (where the pool allows it; the
+service's refusal is said like any other).
+
+Each challenge the sign-in reaches is asked from its declaration in the sign-in spec
+(``_challenge_form``), so a challenge added to a spec later needs nothing here. What goes wrong
+is said in one line and the step asked again: a wrong code asks the code again, a weak password
+the password, a wrong password (at sign-in, or as the answer to a challenge its declaration says
+``uses_password``) the user name and password; a user not confirmed yet is led through
+confirmation (the sign-up code, or a new one) and signed in with the password already typed. An
+answer the service no longer takes because its challenge session ended (expired, or ended by
+the service after a refused answer) starts the sign-in again with that password, and the same
 question asked again is answered with what the user typed, unless a new code was sent
 meanwhile.
 
@@ -37,7 +46,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Protocol, TextIO
+from typing import TYPE_CHECKING, Literal, Protocol, TextIO
 
 import attrs
 
@@ -72,7 +81,10 @@ if TYPE_CHECKING:
         SignUpResult,
     )
 
-__all__ = ["SignInClient", "TerminalSignIn"]
+__all__ = ["PasswordRule", "SignInClient", "TerminalSignIn"]
+
+PasswordRule = Literal["required", "optional", "none"]
+"""What a sign-in flow does with a password (its ``x-flows`` declaration's ``password``)."""
 
 
 class SignInClient(Protocol):
@@ -89,9 +101,9 @@ class SignInClient(Protocol):
         ...
 
     def sign_up(
-        self, username: str, password: str, *, attributes: Mapping[str, str] | None = None
+        self, username: str, password: str | None, *, attributes: Mapping[str, str] | None = None
     ) -> SignUpResult:
-        """Register a user."""
+        """Register a user (without a password: a passwordless one)."""
         ...
 
     def confirm_sign_up(self, username: str, code: str) -> SignUpResult:
@@ -115,9 +127,14 @@ class TerminalSignIn:
     """The drop-in sign-in UI, in a terminal: ``TerminalSignIn(client, challenges).run()``.
 
     ``challenges`` are the sign-in spec's declarations (``SignInDriver.challenges``): what
-    each challenge asks. ``input_stream`` / ``output_stream`` default to standard input and
-    output; the input must be a terminal. ``totp_issuer`` is the name an authenticator app
-    lists a new TOTP key under.
+    each challenge asks. ``password`` is what the client's sign-in flow does with a password,
+    as the spec declares it (``SignInDriver.flows[flow].password``): ``"required"`` asks it,
+    ``"none"`` does not (a flow that refuses one: CUSTOM_AUTH), ``"optional"`` asks it saying
+    it may be left empty to choose another way to sign in (USER_AUTH), and lets a sign-up
+    leave it empty (a passwordless user); an empty answer signs in without a password. It is
+    the default, for a flow the UI knows nothing of. ``input_stream`` / ``output_stream``
+    default to standard input and output; the input must be a terminal. ``totp_issuer`` is
+    the name an authenticator app lists a new TOTP key under.
     """
 
     def __init__(
@@ -128,11 +145,15 @@ class TerminalSignIn:
         input_stream: TextIO | None = None,
         output_stream: TextIO | None = None,
         totp_issuer: str = DEFAULT_ISSUER,
+        password: PasswordRule = "optional",
     ) -> None:
+        if password not in _PASSWORD_RULES:
+            raise ValueError(f"password must be one of {', '.join(_PASSWORD_RULES)}")
         self._client = client
         self._challenges = challenges
         self._console = Console(input_stream, output_stream)
         self._issuer = totp_issuer
+        self._password = password
 
     def run(self) -> SignInResult:
         """Ask until the user is signed in; the ``DONE`` result.
@@ -146,7 +167,13 @@ class TerminalSignIn:
                 "sign_in() and confirm_sign_in() instead)"
             )
         try:
-            return _Dialogue(self._client, self._challenges, self._console, self._issuer).run()
+            return _Dialogue(
+                self._client,
+                self._challenges,
+                self._console,
+                self._issuer,
+                password=self._password,
+            ).run()
         except (KeyboardInterrupt, EOFError):
             # After "^C" or Ctrl-D the caller's next line starts on a line of its own.
             with contextlib.suppress(OSError, ValueError):
@@ -168,6 +195,13 @@ _UNANSWERABLE = (ChallengeNotSupportedError,)
 
 _BACK = "Leave the username empty to go back to the menu."
 _RESEND = "Type the code, or an empty line to have a new one sent."
+_PASSWORD_RULES = ("required", "optional", "none")
+# What the forms say of a password the flow may go without (``optional``), and of the contacts
+# a sign-up gives, with a password or without one.
+_NO_PASSWORD_SIGN_IN = "Leave the password empty to choose another way to sign in."
+_NO_PASSWORD_SIGN_UP = "Leave the password empty to sign in with codes sent to you instead."
+_CONTACTS = "Email and phone number (+15555550123) may be left empty."
+_CODES_TO = "Sign-in codes are sent to your email or phone number (+15555550123): give one."
 
 
 @attrs.frozen(repr=False)
@@ -193,16 +227,30 @@ class _Restart:
     replay: _Replay | None = None
 
 
+@attrs.frozen
+class _PasswordRefused:
+    """The service refused the password a challenge was answered with (typed at its prompt,
+    or given to ``sign_in`` with a password factor chosen): the user name and password are
+    asked again, as for a wrong password at sign-in."""
+
+
 class _Dialogue:
     """One run of the UI: the menu and the forms, driving ``client``."""
 
     def __init__(
-        self, client: SignInClient, challenges: ChallengeTable, console: Console, issuer: str
+        self,
+        client: SignInClient,
+        challenges: ChallengeTable,
+        console: Console,
+        issuer: str,
+        *,
+        password: PasswordRule = "optional",
     ) -> None:
         self._client = client
         self._challenges = challenges
         self._console = console
         self._issuer = issuer
+        self._password = password
 
     def run(self) -> SignInResult:
         while True:
@@ -228,25 +276,32 @@ class _Dialogue:
 
     def _sign_in_form(self) -> SignInResult | None:
         self._console.say(_BACK)
+        if self._password == "optional":
+            self._console.say(_NO_PASSWORD_SIGN_IN)
         while True:
             username = self._console.ask("Username")
             if not username:
                 return None
-            # An empty password signs in without one (a passwordless CUSTOM_AUTH flow); a flow
-            # that needs one says so.
-            password = self._console.ask_secret("Password")
-            done = self._sign_in(username, password or None)
+            password: str | None = None
+            if self._password == "required":
+                password = self._new_secret("Password")
+            elif self._password == "optional":
+                # An empty password signs in without one: the service offers the other ways.
+                password = self._console.ask_secret("Password") or None
+            done = self._sign_in(username, password)
             if done is not None:
                 return done
 
     def _sign_up_form(self) -> SignInResult | None:
         self._console.say(_BACK)
+        if self._password == "optional":
+            self._console.say(_NO_PASSWORD_SIGN_UP)
         while True:
             username = self._console.ask("Username")
             if not username:
                 return None
-            password = self._new_secret("Password")
-            self._console.say("Email and phone number (+15555550123) may be left empty.")
+            password = self._sign_up_password()
+            self._console.say(_CONTACTS if password is not None else _CODES_TO)
             email = self._console.ask("Email", default=username if "@" in username else None)
             phone = self._console.ask("Phone number")
             attributes = {k: v for k, v in (("email", email), ("phone_number", phone)) if v}
@@ -277,6 +332,8 @@ class _Dialogue:
         name and password again."""
         replay: _Replay | None = None
         while True:
+            if self._password == "none":
+                password = None  # a password set at sign-up or by a reset: the flow takes none
             try:
                 result = self._client.sign_in(username, password)
             except UserNotConfirmedError as exc:
@@ -295,7 +352,9 @@ class _Dialogue:
             except _SHOWN as exc:
                 self._error(exc, password)
                 return None
-            outcome = self._answer_challenges(username, result, replay)
+            outcome = self._answer_challenges(username, result, replay, password)
+            if isinstance(outcome, _PasswordRefused):
+                return None
             if isinstance(outcome, _Restart):
                 self._console.say("Signing in again.")
                 replay = outcome.replay
@@ -304,8 +363,10 @@ class _Dialogue:
             return outcome
 
     def _answer_challenges(
-        self, username: str, result: SignInResult, replay: _Replay | None
-    ) -> SignInResult | _Restart:
+        self, username: str, result: SignInResult, replay: _Replay | None, password: str | None
+    ) -> SignInResult | _Restart | _PasswordRefused:
+        """Answer every challenge from ``result`` on (``password``: the one ``sign_in`` was
+        given): the ``DONE`` result, or what to do instead."""
         refused: Reply | None = None  # the last answer to this prompt, refused
         while result.state is not SignInState.DONE:
             challenge = self._challenges.get(result.state.value)
@@ -333,6 +394,10 @@ class _Dialogue:
             except _UNANSWERABLE:
                 raise
             except _SESSION_OVER as exc:
+                if isinstance(exc, NotAuthorizedError) and reply.uses_password:
+                    # A wrong password, which ends the service's session: no replay of it.
+                    self._error(exc, reply.response, password)
+                    return _PasswordRefused()
                 # Right after a refused answer this is the session the refusal spent (the
                 # emulator ends a NEW_PASSWORD_REQUIRED session on a weak password, as Cognito
                 # is reported to): nothing to say, the new answer goes to a new sign-in.
@@ -353,17 +418,18 @@ class _Dialogue:
         return result
 
     def _register(
-        self, username: str, password: str, attributes: Mapping[str, str]
-    ) -> tuple[SignUpResult, str] | None:
+        self, username: str, password: str | None, attributes: Mapping[str, str]
+    ) -> tuple[SignUpResult, str | None] | None:
         """Sign up, asking the password again while it is too weak: the result and the
-        password it was accepted with, or ``None`` to ask the whole form again."""
+        password it was accepted with (``None``: a passwordless user), or ``None`` to ask the
+        whole form again."""
         while True:
             try:
                 signed_up = self._client.sign_up(username, password, attributes=attributes or None)
                 return signed_up, password
             except InvalidPasswordError as exc:
                 self._error(exc, password)
-                password = self._new_secret("Password")
+                password = self._sign_up_password()
             except _SHOWN as exc:
                 self._error(exc, password)
                 return None
@@ -435,6 +501,13 @@ class _Dialogue:
         return True
 
     # -- saying things ----------------------------------------------------------------------
+
+    def _sign_up_password(self) -> str | None:
+        """The new user's password; ``None`` (an empty line) registers a passwordless user,
+        where the sign-in flow may go without one."""
+        if self._password == "optional":
+            return self._console.ask_secret("Password") or None
+        return self._new_secret("Password")
 
     def _new_secret(self, label: str) -> str:
         while True:

@@ -112,7 +112,7 @@ class FakeClient:
         return result
 
     def sign_up(
-        self, username: str, password: str, *, attributes: Mapping[str, str] | None = None
+        self, username: str, password: str | None, *, attributes: Mapping[str, str] | None = None
     ) -> SignUpResult:
         result: SignUpResult = self._call("sign_up", username, password, attributes=attributes)
         return result

@@ -13,6 +13,7 @@ from fsm_auth.errors import (
     CodeMismatchError,
     ExpiredCodeError,
     IllegalTransitionError,
+    InvalidParameterError,
     InvalidPasswordError,
     NotAuthorizedError,
     PasswordResetRequiredError,
@@ -23,7 +24,7 @@ from fsm_auth.errors import (
 )
 from fsm_auth.signin import ChallengeTable
 from fsm_auth.ui import TerminalSignIn
-from fsm_auth.ui._terminal import _Dialogue
+from fsm_auth.ui._terminal import PasswordRule, _Dialogue
 from fsm_auth.values import (
     CodeDeliveryDetails,
     ForgotPasswordResult,
@@ -45,15 +46,20 @@ PASSWORD = "Correct-Horse-9!"
 NEW_PASSWORD = "Battery-Staple-7?"
 SIGN_IN = [("Choose [1]: ", ""), ("Username: ", "ann"), ("Password: ", PASSWORD)]
 SMS = CodeDeliveryDetails(destination="+*******0123", delivery_medium="SMS")
+EMAIL = CodeDeliveryDetails(destination="a***@e***", delivery_medium="EMAIL")
 
 
 def run(
     client: FakeClient,
     script: Sequence[tuple[str, object]],
     table: ChallengeTable | None = None,
+    *,
+    password: PasswordRule = "optional",
 ) -> tuple[SignInResult, ScriptedConsole]:
     console = ScriptedConsole(script)
-    result = _Dialogue(client, table or shipped_table(), console, "AWSCognito").run()
+    result = _Dialogue(
+        client, table or shipped_table(), console, "AWSCognito", password=password
+    ).run()
     assert console.finished, "the dialogue ended before the script"
     assert client.finished, "a scripted call was not made"
     return result, console
@@ -443,7 +449,304 @@ def test_a_password_reset_required_asks_the_code_already_sent_then_signs_in() ->
     assert "Password changed." in console.text
 
 
+# -- choice-based and passwordless sign-in (the flow's password rule) -------------------------
+
+FIRST_FACTORS = prompt(
+    "SELECT_CHALLENGE",
+    {"AVAILABLE_CHALLENGES": '["PASSWORD_SRP", "PASSWORD", "EMAIL_OTP", "SMS_OTP"]'},
+)
+PASSWORD_NEXT = prompt("SELECT_CHALLENGE", {"AVAILABLE_CHALLENGES": '["PASSWORD_SRP"]'})
+
+
+def sign_ins(client: FakeClient) -> list[tuple[object, ...]]:
+    return [args for method, args, _ in client.calls if method == "sign_in"]
+
+
+def test_the_first_factor_menu_then_the_password_asked_next() -> None:
+    client = FakeClient(
+        ("sign_in", FIRST_FACTORS),
+        ("confirm_sign_in", PASSWORD_NEXT),
+        ("confirm_sign_in", DONE),
+    )
+    result, console = run(
+        client,
+        [
+            ("Choose [1]: ", ""),
+            ("Username: ", "ann"),
+            ("Password: ", ""),
+            ("Sign in with [1]: ", ""),
+            ("Password: ", PASSWORD),
+        ],
+    )
+    assert result is DONE
+    assert sign_ins(client) == [("ann", None)]
+    assert confirmations(client) == [("PASSWORD_SRP", None), (PASSWORD, None)]
+    text = console.text
+    assert "Leave the password empty to choose another way to sign in.\nUsername: " in text
+    assert (
+        "Choose how to sign in.\n"
+        "  1) Password\n"
+        "  2) Password (sent to the service)\n"
+        "  3) Email\n"
+        "  4) Text message (SMS)\n"
+        "Sign in with [1]: "
+    ) in text
+    # The password step (the chosen option) says nothing more than its prompt: no intro, no
+    # description for developers, no list of the service's choices.
+    assert "Sign in with [1]: Password: \nSigned in as ann.\n" in text
+    assert '["' not in text
+    assert "Available" not in text
+    assert console.secret_prompts == ["Password: ", "Password: "]
+    assert PASSWORD not in text
+
+
+def test_a_code_as_the_first_factor() -> None:
+    client = FakeClient(
+        ("sign_in", FIRST_FACTORS),
+        ("confirm_sign_in", prompt("SMS_OTP", {"CODE_DELIVERY_DESTINATION": "+*******0123"}, SMS)),
+        ("confirm_sign_in", CodeMismatchError("Invalid verification code provided")),
+        ("confirm_sign_in", DONE),
+    )
+    _, console = run(
+        client,
+        [
+            ("Choose [1]: ", ""),
+            ("Username: ", "ann"),
+            ("Password: ", ""),
+            ("Sign in with [1]: ", "4"),
+            ("Code: ", "11111111"),
+            ("Code: ", "12345678"),
+        ],
+    )
+    assert confirmations(client) == [("SMS_OTP", None), ("11111111", None), ("12345678", None)]
+    assert "Sign in with [1]: Code sent by SMS to +*******0123\nCode: " in console.text
+    assert "Invalid verification code provided\nCode: " in console.text
+    assert console.text.count("+*******0123") == 1
+
+
+def test_a_password_typed_first_answers_the_password_factor() -> None:
+    client = FakeClient(("sign_in", FIRST_FACTORS), ("confirm_sign_in", DONE))
+    _, console = run(
+        client,
+        [
+            ("Choose [1]: ", ""),
+            ("Username: ", "ann"),
+            ("Password: ", PASSWORD),
+            ("Sign in with [1]: ", "2"),
+        ],
+    )
+    assert sign_ins(client) == [("ann", PASSWORD)]
+    assert confirmations(client) == [("PASSWORD", None)]
+    assert console.secret_prompts == ["Password: "]
+
+
+@pytest.mark.parametrize("typed_first", [True, False])
+def test_a_wrong_password_for_the_chosen_factor_asks_the_user_name_and_password_again(
+    typed_first: bool,
+) -> None:
+    wrong = NotAuthorizedError("Incorrect username or password.")
+    first_try = (
+        [("Password: ", "wrong-password"), ("Sign in with [1]: ", "")]
+        if typed_first
+        else [("Password: ", ""), ("Sign in with [1]: ", ""), ("Password: ", "wrong-password")]
+    )
+    client = FakeClient(
+        ("sign_in", FIRST_FACTORS),
+        *([] if typed_first else [("confirm_sign_in", PASSWORD_NEXT)]),
+        ("confirm_sign_in", wrong),
+        ("sign_in", FIRST_FACTORS),
+        ("confirm_sign_in", DONE),
+    )
+    result, console = run(
+        client,
+        [
+            ("Choose [1]: ", ""),
+            ("Username: ", "ann"),
+            *first_try,
+            ("Username: ", "ann"),
+            ("Password: ", PASSWORD),
+            ("Sign in with [1]: ", ""),
+        ],
+    )
+    assert result is DONE
+    assert sign_ins(client) == [
+        ("ann", "wrong-password" if typed_first else None),
+        ("ann", PASSWORD),
+    ]
+    # Said once, not replayed to a new sign-in: the user types the password again.
+    assert console.text.count("Incorrect username or password.\nUsername: ") == 1
+    assert "Signing in again." not in console.text
+    assert "wrong-password" not in console.text
+
+
+def test_where_the_flow_requires_a_password_an_empty_one_is_asked_again() -> None:
+    client = FakeClient(("sign_in", DONE))
+    _, console = run(
+        client,
+        [("Choose [1]: ", ""), ("Username: ", "ann"), ("Password: ", ""), ("Password: ", PASSWORD)],
+        password="required",
+    )
+    assert sign_ins(client) == [("ann", PASSWORD)]
+    assert "Leave the password empty" not in console.text
+
+
+def test_where_the_flow_takes_no_password_none_is_asked_nor_given() -> None:
+    client = FakeClient(
+        ("sign_in", prompt("CUSTOM_CHALLENGE", {"question": "2 + 2?"})), ("confirm_sign_in", DONE)
+    )
+    _, console = run(
+        client, [("Choose [1]: ", ""), ("Username: ", "ann"), ("Answer: ", "4")], password="none"
+    )
+    assert sign_ins(client) == [("ann", None)]
+    assert console.secret_prompts == []
+    assert "Leave the password empty" not in console.text
+
+
+def test_where_the_flow_takes_no_password_a_new_one_is_not_given_to_the_sign_in() -> None:
+    client = FakeClient(
+        ("forgot_password", ForgotPasswordResult(EMAIL)),
+        ("confirm_forgot_password", None),
+        ("sign_in", prompt("CUSTOM_CHALLENGE", {"question": "2 + 2?"})),
+        ("confirm_sign_in", DONE),
+    )
+    run(
+        client,
+        [
+            ("Choose [1]: ", "3"),
+            ("Username: ", "ann"),
+            ("Code: ", "123456"),
+            ("New password: ", NEW_PASSWORD),
+            ("Answer: ", "4"),
+        ],
+        password="none",
+    )
+    assert sign_ins(client) == [("ann", None)]
+
+
+def test_a_passwordless_sign_up_then_a_code_to_sign_in() -> None:
+    client = FakeClient(
+        ("sign_up", SignUpResult(confirmed=False, code_delivery=EMAIL)),
+        ("confirm_sign_up", SignUpResult(confirmed=True)),
+        # The user's one way to sign in: the client took it without asking.
+        ("sign_in", prompt("EMAIL_OTP", {}, EMAIL)),
+        ("confirm_sign_in", DONE),
+    )
+    result, console = run(
+        client,
+        [
+            ("Choose [1]: ", "2"),
+            ("Username: ", "ann"),
+            ("Password: ", ""),
+            ("Email: ", "ann@example.com"),
+            ("Phone number: ", ""),
+            ("Code: ", "123456"),
+            ("Code: ", "12345678"),
+        ],
+    )
+    assert result is DONE
+    assert client.calls[0] == (
+        "sign_up",
+        ("ann", None),
+        {"attributes": {"email": "ann@example.com"}},
+    )
+    assert sign_ins(client) == [("ann", None)]
+    text = console.text
+    assert "Leave the password empty to sign in with codes sent to you instead.\n" in text
+    assert "Sign-in codes are sent to your email or phone number (+15555550123): give one.\n" in (
+        text
+    )
+    assert "may be left empty" not in text
+    assert "Account confirmed.\nCode sent by email to a***@e***\nCode: " in text
+
+
+def test_a_passwordless_sign_up_the_pool_refuses_is_said_and_the_form_asked_again() -> None:
+    client = FakeClient(
+        ("sign_up", InvalidParameterError("Missing required parameter Password")),
+        ("sign_up", SignUpResult(confirmed=True)),
+        ("sign_in", DONE),
+    )
+    _, console = run(
+        client,
+        [
+            ("Choose [1]: ", "2"),
+            ("Username: ", "ann"),
+            ("Password: ", ""),
+            ("Email: ", ""),
+            ("Phone number: ", ""),
+            ("Username: ", "ann"),
+            ("Password: ", PASSWORD),
+            ("Email: ", ""),
+            ("Phone number: ", ""),
+        ],
+    )
+    assert [args for method, args, _ in client.calls if method == "sign_up"] == [
+        ("ann", None),
+        ("ann", PASSWORD),
+    ]
+    assert "Missing required parameter Password\nUsername: " in console.text
+    assert sign_ins(client) == [("ann", PASSWORD)]
+
+
+def test_a_sign_up_needs_a_password_unless_the_flow_may_go_without() -> None:
+    client = FakeClient(("sign_up", SignUpResult(confirmed=True)), ("sign_in", DONE))
+    _, console = run(
+        client,
+        [
+            ("Choose [1]: ", "2"),
+            ("Username: ", "ann"),
+            ("Password: ", ""),
+            ("Password: ", PASSWORD),
+            ("Email: ", ""),
+            ("Phone number: ", ""),
+        ],
+        password="required",
+    )
+    assert client.calls[0][1] == ("ann", PASSWORD)
+    assert "Leave the password empty" not in console.text
+
+
+def test_an_option_without_wording_is_introduced_by_its_own_description() -> None:
+    table = challenge_table(
+        {
+            "PICK": {
+                "answer": "ANSWER",
+                "label": "Way",
+                "choices": "WAYS",
+                "description": "Pick a way.",
+                "options": {
+                    "PHRASE": {
+                        "answer": "PHRASE",
+                        "label": "Phrase",
+                        "secret": True,
+                        "description": "Say the phrase.",
+                    },
+                    "NOTHING": {},
+                },
+            }
+        }
+    )
+    client = FakeClient(
+        ("sign_in", prompt("PICK", {"WAYS": '["PHRASE", "NOTHING"]'})),
+        ("confirm_sign_in", prompt("PICK", {"WAYS": '["PHRASE"]'})),
+        ("confirm_sign_in", DONE),
+    )
+    _, console = run(
+        client,
+        [*SIGN_IN, ("Way [1]: ", "1"), ("Phrase: ", "open sesame")],
+        table,
+    )
+    assert confirmations(client) == [("PHRASE", None), ("open sesame", None)]
+    assert console.text.count("Pick a way.") == 1
+    assert "Way [1]: Say the phrase.\nPhrase: " in console.text
+    assert "Ways" not in console.text
+
+
 # -- TerminalSignIn itself ----------------------------------------------------------------------
+
+
+def test_an_unknown_password_rule_is_refused() -> None:
+    with pytest.raises(ValueError, match="required, optional, none"):
+        TerminalSignIn(FakeClient(), shipped_table(), password="sometimes")  # type: ignore[arg-type]
 
 
 def test_without_a_terminal_nothing_is_asked_nor_written() -> None:

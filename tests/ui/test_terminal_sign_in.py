@@ -221,6 +221,8 @@ def test_a_wrong_password_is_one_line_then_the_user_name_again(
     ui.child.sendline("quinn")
     ui.answer("Password: ", PASSWORD)
     assert_signed_in(ui, "quinn", PASSWORD, "Wrong-Horse-9!")
+    # USER_SRP_AUTH requires a password: no hint that it may be left empty.
+    assert "Leave the password empty" not in ui.text
 
 
 def test_a_user_not_confirmed_is_led_into_confirmation(
