@@ -215,9 +215,7 @@ class AuthClient:
             validation_data=validation_data,
             client_metadata=client_metadata,
         )
-        if auto_sign_in:
-            self._sign_in().signed_up(username, answer)
-        return answer.result
+        return self._sign_in().signed_up(username, answer, auto_sign_in=auto_sign_in)
 
     def confirm_sign_up(
         self, username: str, code: str, *, client_metadata: Mapping[str, str] | None = None
@@ -226,11 +224,14 @@ class AuthClient:
         ``sign_up(auto_sign_in=True)`` this signs the user in too (``.signed_in``)."""
         require_text(username=username, code=code)
         driver = self._sign_in()
+        # The sign-up's session only where auto sign-in waits for it (a provider written
+        # before sessions takes none).
+        session = driver.sign_up_session(username)
         answer = self._user_pool().confirm_sign_up(
             username,
             code,
             client_metadata=client_metadata,
-            session=driver.sign_up_session(username),
+            **({"session": session} if session else {}),
         )
         return driver.confirmed(username, answer)
 

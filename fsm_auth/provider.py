@@ -177,6 +177,12 @@ class SignUpAnswer:
     def __repr__(self) -> str:
         return f"SignUpAnswer({self.result!r})"
 
+    @classmethod
+    def of(cls, answer: SignUpAnswer | SignUpResult) -> SignUpAnswer:
+        """``answer`` as a :class:`SignUpAnswer`: a provider written before sessions existed
+        returns the bare result (it then has no session to continue with)."""
+        return answer if isinstance(answer, SignUpAnswer) else cls(answer)
+
 
 ProviderFactory = Callable[[ProviderContext], object]
 """What an entry point loads: a class or callable that builds a provider from a context
@@ -193,11 +199,12 @@ class UserPoolProvider(Protocol):
     reached) and never carry a password, code or token. Access tokens passed in are valid (the
     client refreshes them first).
 
-    Two optional attributes: ``sign_in_spec`` (a shipped spec name, a path or a mapping: the
-    sign-in spec whose challenges this provider's flow may meet; default ``"sign_in"``) and
+    Three optional attributes: ``sign_in_spec`` (a shipped spec name, a path or a mapping: the
+    sign-in spec whose challenges this provider's flow may meet; default ``"sign_in"``),
     ``flow_steps`` (the names of the provider steps that spec's challenges may name, such as
-    ``password_verifier``; checked when the client builds its sign-in machine, at the first
-    sign-in, before any request).
+    ``password_verifier``) and ``sign_in_flows`` (the flows it runs, such as ``USER_AUTH``:
+    every flow the spec declares must be among them), checked when the client builds its
+    sign-in machine, at the first sign-in, before any request.
     """
 
     def sign_up(

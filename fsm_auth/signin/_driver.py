@@ -200,9 +200,15 @@ class SignInDriver:
 
     # -- auto sign-in after sign-up ------------------------------------------------------------
 
-    def signed_up(self, username: str, answer: SignUpAnswer) -> None:
-        """``sign_up(auto_sign_in=True)`` registered ``username``: its confirmation signs in."""
-        self._engine.fire("signed_up", data=_PendingSignUp(username, answer.session))
+    def signed_up(
+        self, username: str, answer: SignUpAnswer | SignUpResult, *, auto_sign_in: bool
+    ) -> SignUpResult:
+        """``sign_up`` registered ``username``; with ``auto_sign_in`` its confirmation will
+        sign in. The caller's result."""
+        answer = SignUpAnswer.of(answer)
+        if auto_sign_in:
+            self._engine.fire("signed_up", data=_PendingSignUp(username, answer.session))
+        return answer.result
 
     def sign_up_session(self, username: str) -> str | None:
         """The session of ``username``'s sign-up waiting for auto sign-in (for the
@@ -212,10 +218,11 @@ class SignInDriver:
             return pending.session
         return None
 
-    def confirmed(self, username: str, answer: SignUpAnswer) -> SignUpResult:
+    def confirmed(self, username: str, answer: SignUpAnswer | SignUpResult) -> SignUpResult:
         """``username`` is confirmed: sign in with the confirmation's session when its sign-up
         asked for it. The result says how that went; this never raises, the user being
         confirmed either way."""
+        answer = SignUpAnswer.of(answer)
         result = answer.result
         if not self._pending(username):
             return result

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from fsm_auth import AuthClient, SignInState, UserState, plugins
+from fsm_auth import AuthClient, SignInState, UnableToSignInError, UserState, plugins
 from fsm_auth.emulator import Emulator, FakeClock
 from fsm_auth.errors import ProviderError
 
@@ -40,11 +40,22 @@ class CountingProvider:
             return method(*args, **kwargs)
 
         return call
+
+
+class PreSessionProvider(CountingProvider):
+    """Written before sign-up sessions: the bare result, and no session taken."""
+
+    def sign_up(self, username, password, **kwargs):
+        return self._inner.sign_up(username, password, **kwargs).result
+
+    def confirm_sign_up(self, username, code, *, client_metadata):
+        return self._inner.confirm_sign_up(username, code, client_metadata=client_metadata).result
 '''
 
 _ENTRY_POINTS = """
 [fsm_auth.providers]
 fsmtest-counting = fsmtest_counting_plugin:CountingProvider
+fsmtest-presession = fsmtest_counting_plugin:PreSessionProvider
 fsmtest-broken = fsmtest_broken_plugin:Provider
 """
 
@@ -105,6 +116,26 @@ def test_a_third_party_user_pool_provider_drives_the_client(
         "revoke_token",
     ]
     assert client.current_user_state is UserState.SIGNED_OUT
+
+
+def test_a_provider_written_before_sign_up_sessions_still_signs_up(
+    installed_plugin: Any,
+    make_client: Callable[..., AuthClient],
+    aws_config: dict[str, Any],
+    emulator: Emulator,
+) -> None:
+    config = copy.deepcopy(aws_config)
+    config["Auth"]["Default"]["Providers"] = {"user_pool": "fsmtest-presession"}
+    client = make_client(config, identity_pool=False)
+
+    assert not client.sign_up("vera", PASSWORD, attributes={"email": "v@example.com"}).confirmed
+    assert client.confirm_sign_up("vera", emulator.last_code("vera", "sign_up")).confirmed
+    client.sign_up("walt", PASSWORD, attributes={"email": "w@example.com"}, auto_sign_in=True)
+    result = client.confirm_sign_up("walt", emulator.last_code("walt", "sign_up"))
+    # No session from such a provider: confirmed, and told why it is not signed in.
+    assert result.confirmed
+    assert not result.signed_in
+    assert isinstance(result.sign_in_error, UnableToSignInError)
 
 
 def test_a_broken_plugin_is_reported_by_name_and_spares_the_others(

@@ -18,9 +18,9 @@ from typing import Any
 
 from fsm_auth.errors import CodeMismatchError, InvalidParameterError, NotAuthorizedError
 from fsm_auth.plugins import default_registry
-from fsm_auth.provider import ProviderContext, RawTokens, UserPoolProvider
+from fsm_auth.provider import ProviderContext, RawTokens, SignUpAnswer, UserPoolProvider
 from fsm_auth.signin import Answer, Prompt, ServiceCall, SignInFlow, SignInRequest
-from fsm_auth.values import CodeDeliveryDetails, ForgotPasswordResult, SignUpResult, Tokens
+from fsm_auth.values import CodeDeliveryDetails, ForgotPasswordResult, Tokens
 
 from ._pin import PinFormatError, is_pin_hash, pin_matches
 
@@ -77,6 +77,11 @@ class PinProvider:
         """The wrapped provider's steps (the PIN needs none of its own)."""
         return frozenset(getattr(self._inner, "flow_steps", ()))
 
+    @property
+    def sign_in_flows(self) -> frozenset[str]:
+        """The wrapped provider's flows (the PIN follows any of them)."""
+        return frozenset(getattr(self._inner, "sign_in_flows", ()))
+
     # -- sign-in -----------------------------------------------------------------------------
 
     def sign_in(self, request: SignInRequest) -> SignInFlow:
@@ -118,12 +123,12 @@ class PinProvider:
     def sign_up(
         self,
         username: str,
-        password: str,
+        password: str | None,
         *,
         attributes: Mapping[str, str] | None,
         validation_data: Mapping[str, str] | None,
         client_metadata: Mapping[str, str] | None,
-    ) -> SignUpResult:
+    ) -> SignUpAnswer:
         """Register a user; a PIN, if given, must be a :func:`hash_pin` value."""
         _check_pin_attribute(attributes)
         return self._inner.sign_up(
@@ -135,9 +140,16 @@ class PinProvider:
         )
 
     def confirm_sign_up(
-        self, username: str, code: str, *, client_metadata: Mapping[str, str] | None
-    ) -> SignUpResult:
-        return self._inner.confirm_sign_up(username, code, client_metadata=client_metadata)
+        self,
+        username: str,
+        code: str,
+        *,
+        client_metadata: Mapping[str, str] | None,
+        session: str | None = None,
+    ) -> SignUpAnswer:
+        return self._inner.confirm_sign_up(
+            username, code, client_metadata=client_metadata, session=session
+        )
 
     def resend_sign_up_code(self, username: str) -> CodeDeliveryDetails:
         return self._inner.resend_sign_up_code(username)
