@@ -24,11 +24,9 @@ _MFA_BANNER: dict[str, str] = {
 # Choice-based sign-in (USER_AUTH): passwordless codes too, unless MFA is required (Cognito
 # refuses passwordless first factors then).
 _PASSWORDLESS = ("PASSWORD", "EMAIL_OTP", "SMS_OTP")
-_SIGN_IN_BANNER = {
-    True: "password, SRP, or passwordless: a one-time code by e-mail (email_otp) or SMS"
-    " (sms_otp) to a verified address; USER_AUTH (choice-based), sign-up without a password",
-    False: "password or SRP; USER_AUTH (choice-based) with the password only (passwordless"
-    " codes need --mfa off or optional)",
+_PASSWORDLESS_BANNER = {
+    True: "on (USER_AUTH: a one-time code by e-mail or SMS instead of the password)",
+    False: "off (MFA is required, Cognito then refuses passwordless sign-in)",
 }
 
 
@@ -99,7 +97,7 @@ def run_dev(
             stream.write(f"  identity pool id  {pool.identity_pool_id}\n")
             stream.write(f"  bucket            {pool.bucket}\n")
             stream.write(f"  mfa               {_MFA_BANNER[mfa]}\n")
-            stream.write(f"  sign-in           {_SIGN_IN_BANNER[passwordless]}\n")
+            stream.write(f"  passwordless      {_PASSWORDLESS_BANNER[passwordless]}\n")
             stream.write(f"  hosted UI         {pool.authorize_url()}\n")
             stream.write(f"  sign-in redirect  {pool.redirect_uri}\n")
             stream.write(f"  sign-out redirect {pool.sign_out_uri}\n")
