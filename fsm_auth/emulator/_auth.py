@@ -200,10 +200,10 @@ class AuthFlows:
         user: _moto.CognitoIdpUser,
         srp_a: str,
         custom: bool,
-        session: bool = False,
+        with_session: bool = False,
     ) -> dict[str, Any]:
-        """PASSWORD_VERIFIER for ``srp_a`` (``session``: the answer names its Session too, as
-        USER_AUTH's does; the secret block finds it either way)."""
+        """PASSWORD_VERIFIER for ``srp_a`` (``with_session``: the answer names its Session too,
+        as USER_AUTH's does; the secret block finds it either way)."""
         # A user without a password (passwordless sign-up) has no verifier: no proof matches.
         password = str(user.password or secrets.token_urlsafe(32))
         try:
@@ -217,7 +217,7 @@ class AuthFlows:
             "ChallengeName": "PASSWORD_VERIFIER",
             "ChallengeParameters": {**challenge.parameters, "USERNAME": user.username},
         }
-        if session:
+        if with_session:
             answer["Session"] = started.id
         return answer
 

@@ -174,6 +174,9 @@ class Passwordless:
         if preferred in available:
             return self._start(pool, client, user, preferred, auth, sign_in_name)
         if not available:
+            # Nothing to choose from: a passwordless user not confirmed yet, or without a
+            # verified address.
+            self._refuse_unconfirmed(user)
             raise not_authorized("User has no available sign-in challenges.")
         session = self.auth._new_session(
             pool.id,
@@ -223,7 +226,9 @@ class Passwordless:
             srp_a = str(given.get("SRP_A") or "")
             if not srp_a:
                 raise CognitoError("InvalidParameterException", "Missing required parameter SRP_A")
-            return self.auth._srp_challenge(pool, client, user, srp_a, custom=False, session=True)
+            return self.auth._srp_challenge(
+                pool, client, user, srp_a, custom=False, with_session=True
+            )
         self._refuse_unconfirmed(user)
         attribute, kind, medium, _key = _OTP[factor]
         destination = str(user.attribute_lookup.get(attribute, ""))

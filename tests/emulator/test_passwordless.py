@@ -639,3 +639,26 @@ def test_sign_up_sessions_only_for_clients_allowing_user_auth(emulator: Emulator
         ConfirmationCode=emulator.last_code("pia", "sign_up"),
     )
     assert "Session" not in confirmed
+
+
+def test_a_passwordless_user_with_nothing_to_answer(
+    emulator: Emulator, idp: Any, pool: Provisioned
+) -> None:
+    idp.sign_up(
+        ClientId=pool.client_id,
+        Username="pia",
+        UserAttributes=[{"Name": "email", "Value": "pia@example.com"}],
+    )
+    with pytest.raises(idp.exceptions.UserNotConfirmedException):
+        _start(idp, pool, "pia")
+    idp.confirm_sign_up(
+        ClientId=pool.client_id, Username="pia", ConfirmationCode=emulator.last_code("pia")
+    )
+    assert _start(idp, pool, "pia")["AvailableChallenges"] == ["EMAIL_OTP"]
+    emulator.admin_client().admin_update_user_attributes(
+        UserPoolId=pool.user_pool_id,
+        Username="pia",
+        UserAttributes=[{"Name": "email_verified", "Value": "false"}],
+    )
+    with pytest.raises(idp.exceptions.NotAuthorizedException, match="no available sign-in"):
+        _start(idp, pool, "pia")
