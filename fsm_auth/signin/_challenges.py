@@ -42,7 +42,7 @@ not ``SignInState`` has a member for it. A UI renders any challenge from this ta
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -50,6 +50,8 @@ import attrs
 
 from fsm_auth.engine import Spec
 from fsm_auth.errors import SpecError
+
+from ._table import DeclarationTable
 
 __all__ = ["CHALLENGED_STATE", "Challenge", "ChallengeTable"]
 
@@ -142,12 +144,8 @@ class Challenge:
         return self.option(declared[0] if declared else next(iter(self.options)))
 
 
-class ChallengeTable(Mapping[str, Challenge]):
+class ChallengeTable(DeclarationTable[Challenge]):
     """The challenges of one sign-in spec, by name; read-only."""
-
-    def __init__(self, challenges: Mapping[str, Challenge], *, spec_name: str = "sign_in") -> None:
-        self._challenges = MappingProxyType(dict(challenges))
-        self.spec_name = spec_name
 
     @classmethod
     def from_spec(cls, spec: Spec) -> ChallengeTable:
@@ -165,23 +163,11 @@ class ChallengeTable(Mapping[str, Challenge]):
 
     def user_challenges(self) -> tuple[Challenge, ...]:
         """The challenges a caller answers, in declaration order."""
-        return tuple(c for c in self._challenges.values() if c.answered_by == "user")
+        return tuple(c for c in self.values() if c.answered_by == "user")
 
     def provider_steps(self) -> frozenset[str]:
         """Every provider step the declarations name (checked against the provider)."""
-        return frozenset(step for c in self._challenges.values() for step in c.provider_steps)
-
-    def __getitem__(self, name: str) -> Challenge:
-        return self._challenges[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._challenges)
-
-    def __len__(self) -> int:
-        return len(self._challenges)
-
-    def __repr__(self) -> str:
-        return f"ChallengeTable({self.spec_name!r}, {list(self._challenges)!r})"
+        return frozenset(step for c in self.values() for step in c.provider_steps)
 
 
 def _parse(

@@ -29,7 +29,7 @@ sign-in machine does not move.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -37,6 +37,8 @@ import attrs
 
 from fsm_auth.engine import Spec
 from fsm_auth.errors import InvalidParameterError, SpecError
+
+from ._table import DeclarationTable
 
 __all__ = ["FLOWS_STATE", "FlowTable", "SignInFlowDeclaration"]
 
@@ -63,14 +65,8 @@ class SignInFlowDeclaration:
     )
 
 
-class FlowTable(Mapping[str, SignInFlowDeclaration]):
+class FlowTable(DeclarationTable[SignInFlowDeclaration]):
     """The flows of one sign-in spec, by name; read-only."""
-
-    def __init__(
-        self, flows: Mapping[str, SignInFlowDeclaration], *, spec_name: str = "sign_in"
-    ) -> None:
-        self._flows = MappingProxyType(dict(flows))
-        self.spec_name = spec_name
 
     @classmethod
     def from_spec(cls, spec: Spec) -> FlowTable:
@@ -105,12 +101,12 @@ class FlowTable(Mapping[str, SignInFlowDeclaration]):
     def check(self, flow: str, password: str | None, preferred_challenge: str | None) -> None:
         """Refuse a ``sign_in`` the spec does not allow: an undeclared flow or preferred
         challenge, a password missing where it is required or given where none is used."""
-        if not self._flows:
+        if not self:
             return
-        declared = self._flows.get(flow)
+        declared = self.get(flow)
         if declared is None:
             raise InvalidParameterError(
-                f"Unsupported authentication flow {flow!r}: use one of {', '.join(self._flows)}"
+                f"Unsupported authentication flow {flow!r}: use one of {', '.join(self)}"
             )
         rule, what = declared.password, flow
         if preferred_challenge is not None:
@@ -136,19 +132,7 @@ class FlowTable(Mapping[str, SignInFlowDeclaration]):
 
     def with_preferred_challenges(self) -> tuple[str, ...]:
         """The flows that take a preferred challenge."""
-        return tuple(name for name, flow in self._flows.items() if flow.preferred_challenges)
-
-    def __getitem__(self, name: str) -> SignInFlowDeclaration:
-        return self._flows[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._flows)
-
-    def __len__(self) -> int:
-        return len(self._flows)
-
-    def __repr__(self) -> str:
-        return f"FlowTable({self.spec_name!r}, {list(self._flows)!r})"
+        return tuple(name for name, flow in self.items() if flow.preferred_challenges)
 
 
 def _parse(name: Any, entry: Any, where: str, fields: frozenset[str]) -> SignInFlowDeclaration:
