@@ -207,15 +207,14 @@ class AuthClient:
         sign-in); ``.confirmed`` is False until :meth:`confirm_sign_up`, which also signs the
         user in when ``auto_sign_in`` (with the session Cognito returns: USER_AUTH)."""
         require_text(username=username)
-        password = _optional_password(password)
-        answer = self._user_pool().sign_up(
+        return self._sign_in().sign_up(
             username,
-            password,
+            _optional_password(password),
             attributes=attributes,
             validation_data=validation_data,
             client_metadata=client_metadata,
+            auto_sign_in=auto_sign_in,
         )
-        return self._sign_in().signed_up(username, answer, auto_sign_in=auto_sign_in)
 
     def confirm_sign_up(
         self, username: str, code: str, *, client_metadata: Mapping[str, str] | None = None
@@ -223,17 +222,7 @@ class AuthClient:
         """Confirm a registration with the code sent to the user; after
         ``sign_up(auto_sign_in=True)`` this signs the user in too (``.signed_in``)."""
         require_text(username=username, code=code)
-        driver = self._sign_in()
-        # The sign-up's session only where auto sign-in waits for it (a provider written
-        # before sessions takes none).
-        session = driver.sign_up_session(username)
-        answer = self._user_pool().confirm_sign_up(
-            username,
-            code,
-            client_metadata=client_metadata,
-            **({"session": session} if session else {}),
-        )
-        return driver.confirmed(username, answer)
+        return self._sign_in().confirm_sign_up(username, code, client_metadata=client_metadata)
 
     def resend_sign_up_code(self, username: str) -> CodeDeliveryDetails:
         """Send the confirmation code again."""

@@ -200,29 +200,49 @@ class SignInDriver:
 
     # -- auto sign-in after sign-up ------------------------------------------------------------
 
-    def signed_up(
-        self, username: str, answer: SignUpAnswer | SignUpResult, *, auto_sign_in: bool
+    def sign_up(
+        self,
+        username: str,
+        password: str | None,
+        *,
+        attributes: Mapping[str, str] | None,
+        validation_data: Mapping[str, str] | None,
+        client_metadata: Mapping[str, str] | None,
+        auto_sign_in: bool,
     ) -> SignUpResult:
-        """``sign_up`` registered ``username``; with ``auto_sign_in`` its confirmation will
-        sign in. The caller's result."""
-        answer = SignUpAnswer.of(answer)
+        """Register ``username`` with the provider; with ``auto_sign_in`` the confirmation of
+        that user will sign in (a pending challenge is abandoned)."""
+        answer = SignUpAnswer.of(
+            self._provider.sign_up(
+                username,
+                password,
+                attributes=attributes,
+                validation_data=validation_data,
+                client_metadata=client_metadata,
+            )
+        )
         if auto_sign_in:
             self._engine.fire("signed_up", data=_PendingSignUp(username, answer.session))
         return answer.result
 
-    def sign_up_session(self, username: str) -> str | None:
-        """The session of ``username``'s sign-up waiting for auto sign-in (for the
-        confirmation), if any."""
+    def confirm_sign_up(
+        self, username: str, code: str, *, client_metadata: Mapping[str, str] | None
+    ) -> SignUpResult:
+        """Confirm ``username`` with the provider, then sign in where its sign-up asked so."""
         pending = self._engine.data
-        if isinstance(pending, _PendingSignUp) and pending.username == username:
-            return pending.session
-        return None
+        session = pending.session if self._pending(username) else None
+        # The sign-up's session only where auto sign-in waits for it (a provider written
+        # before sessions takes none).
+        extra = {"session": session} if session else {}
+        answer = self._provider.confirm_sign_up(
+            username, code, client_metadata=client_metadata, **extra
+        )
+        return self._confirmed(username, SignUpAnswer.of(answer))
 
-    def confirmed(self, username: str, answer: SignUpAnswer | SignUpResult) -> SignUpResult:
+    def _confirmed(self, username: str, answer: SignUpAnswer) -> SignUpResult:
         """``username`` is confirmed: sign in with the confirmation's session when its sign-up
         asked for it. The result says how that went; this never raises, the user being
         confirmed either way."""
-        answer = SignUpAnswer.of(answer)
         result = answer.result
         if not self._pending(username):
             return result
