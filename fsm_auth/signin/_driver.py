@@ -231,12 +231,22 @@ class SignInDriver:
         """Confirm ``username`` with the provider, then sign in where its sign-up asked so."""
         pending = self._engine.data
         session = pending.session if self._pending(username) else None
-        # The sign-up's session only where auto sign-in waits for it (a provider written
-        # before sessions takes none).
-        extra = {"session": session} if session else {}
-        answer = self._provider.confirm_sign_up(
-            username, code, client_metadata=client_metadata, **extra
-        )
+        if session is None:
+            # No session argument at all: a provider written before sessions takes none.
+            answer = self._provider.confirm_sign_up(username, code, client_metadata=client_metadata)
+        else:
+            try:
+                answer = self._provider.confirm_sign_up(
+                    username, code, client_metadata=client_metadata, session=session
+                )
+            except NotAuthorizedError:
+                # The sign-up's session lives minutes and a code may be typed later: the
+                # service refuses the session (before it reads the code), never the
+                # confirmation for it. Without it the answer still carries the session that
+                # signs in.
+                answer = self._provider.confirm_sign_up(
+                    username, code, client_metadata=client_metadata
+                )
         return self._confirmed(username, SignUpAnswer.of(answer))
 
     def _confirmed(self, username: str, answer: SignUpAnswer) -> SignUpResult:

@@ -16,7 +16,7 @@ from fsm_auth import (
     UnableToSignInError,
     UserState,
 )
-from fsm_auth.emulator import Emulator, Provisioned
+from fsm_auth.emulator import Emulator, FakeClock, Provisioned
 
 from .conftest import PASSWORD
 
@@ -83,6 +83,19 @@ def test_a_wrong_code_then_the_right_one_still_signs_in(
     with pytest.raises(CodeMismatchError):
         otp_client.confirm_sign_up("ann", "000000" if code != "000000" else "111111")
     assert otp_client.confirm_sign_up("ann", code).signed_in
+
+
+def test_a_code_typed_after_the_sign_up_session_ended_still_confirms_and_signs_in(
+    otp_client: AuthClient, emulator: Emulator, clock: FakeClock
+) -> None:
+    otp_client.sign_up("ann", attributes={"email": "ann@example.com"}, auto_sign_in=True)
+    clock.advance(600)  # the sign-up's session lasts minutes; the code a day
+
+    result = otp_client.confirm_sign_up("ann", emulator.last_code("ann", "sign_up"))
+
+    assert result.confirmed
+    assert result.signed_in
+    assert otp_client.current_user_state is UserState.SIGNED_IN
 
 
 def test_without_auto_sign_in_the_confirmation_signs_nobody_in(
