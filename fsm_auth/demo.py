@@ -4,8 +4,10 @@ Guest credentials, sign-up with the code the emulator "sends", SRP sign-in, veri
 claims, the signed-in user's AWS credentials used on the emulator's S3, a token refresh, going
 offline, a restart that restores the session with the emulator offline, sign-out, and a
 sign-in through the hosted UI (the emulator's sign-in page, filled in headlessly by its
-HostedUIBrowser: no browser needed) with the sign-out that ends it. Every user-state change is
-printed as it happens. Time is moved forward with a fake clock shared by the emulator and the
+HostedUIBrowser: no browser needed) with the sign-out that ends it, and passwordless sign-in: a
+second user signs up without a password and is signed in by the sign-up's confirmation, then
+signs in again with a one-time e-mail code. Every user-state change is printed as it happens;
+codes never are. Time is moved forward with a fake clock shared by the emulator and the
 client, so the refresh happens at once instead of in an hour.
 """
 
@@ -17,13 +19,14 @@ from datetime import datetime, timezone
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from fsm_auth.errors import NetworkError
-from fsm_auth.values import HostedUIOptions, UserState
+from fsm_auth.errors import AuthError, NetworkError
+from fsm_auth.values import CodeDeliveryDetails, HostedUIOptions, SignInState, UserState
 
 __all__ = ["run_demo"]
 
 _USER = "demo-user"
 _PASSWORD = "Demo-Passw0rd!"
+_OTP_USER = "demo-otp-user"
 
 
 def run_demo(out: TextIO) -> int:
@@ -46,8 +49,14 @@ def run_demo(out: TextIO) -> int:
     clock = FakeClock()
     with Emulator(clock=clock) as emulator, tempfile.TemporaryDirectory() as storage:
         # With the hosted UI set up from the start, so that step 10 signs the same user in
-        # through it (the password steps do not use the configuration's OAuth section).
-        pool = emulator.provision(bucket="fsm-auth-demo", hosted_ui=True)
+        # through it (the password steps do not use the configuration's OAuth section), and
+        # choice-based sign-in with one-time codes for step 11 (the other steps do not ask
+        # for USER_AUTH: their flows are the configuration's).
+        pool = emulator.provision(
+            bucket="fsm-auth-demo",
+            hosted_ui=True,
+            first_factors=("PASSWORD", "EMAIL_OTP", "SMS_OTP"),
+        )
         config = pool.aws_configuration()
         say(f"Local Cognito emulator on {emulator.url}")
         say(f"  user pool {pool.user_pool_id}, identity pool {pool.identity_pool_id}")
@@ -63,9 +72,7 @@ def run_demo(out: TextIO) -> int:
 
         say(f"\n3. sign_up({_USER!r}) and confirm with the code the emulator sent")
         signed_up = client.sign_up(_USER, _PASSWORD, attributes={"email": "demo@example.com"})
-        delivery = signed_up.code_delivery
-        where = f"{delivery.delivery_medium} to {delivery.destination}" if delivery else "?"
-        say(f"    confirmed={signed_up.confirmed}; code sent by {where}")
+        say(f"    confirmed={signed_up.confirmed}; code sent by {_where(signed_up.code_delivery)}")
         client.confirm_sign_up(_USER, emulator.last_code(_USER, "sign_up"))
         say("    confirmed")
 
@@ -148,9 +155,40 @@ def run_demo(out: TextIO) -> int:
             f"({emulator.count('logout') - logouts} visit)"
         )
         say(f"    final state {restarted.current_user_state.value}")
+
+        say(f"\n11. Passwordless: sign_up({_OTP_USER!r}) with no password and auto_sign_in=True")
+        signed_up = restarted.sign_up(
+            _OTP_USER, attributes={"email": "otp@example.com"}, auto_sign_in=True
+        )
+        say(f"    confirmed={signed_up.confirmed}; code sent by {_where(signed_up.code_delivery)}")
+        confirmed = restarted.confirm_sign_up(_OTP_USER, emulator.last_code(_OTP_USER, "sign_up"))
+        say(f"    confirm_sign_up() -> signed_in={confirmed.signed_in}, without a sign_in() call")
+        if not confirmed.signed_in:  # confirmed, but the auto sign-in failed: the demo did too
+            raise confirmed.sign_in_error or AuthError("the auto sign-in did not happen")
+        say(f"    sign_out() -> {restarted.sign_out()!r}")
+        result = restarted.sign_in(
+            _OTP_USER, auth_flow="USER_AUTH", preferred_challenge="EMAIL_OTP"
+        )
+        say(
+            "    sign_in(auth_flow='USER_AUTH', preferred_challenge='EMAIL_OTP') -> "
+            + result.state.value
+        )
+        say(f"    one-time code sent by {_where(result.code_delivery)}")
+        # The code the emulator "sent", typed in by the user: it is never printed.
+        result = restarted.confirm_sign_in(emulator.last_code(_OTP_USER, "email_otp"))
+        say(f"    confirm_sign_in(the e-mailed code) -> sign-in state {result.state.value}")
+        if result.state is not SignInState.DONE:
+            raise AuthError(f"the e-mail code sign-in ended at {result.state.value}")
+        say(f"    sign_out() -> {restarted.sign_out()!r}")
+        say(f"    final state {restarted.current_user_state.value}")
         restarted.close()
     say("\nDemo finished.")
     return 0
+
+
+def _where(delivery: CodeDeliveryDetails | None) -> str:
+    """Where a code went, as the service says (the destination masked): never the code."""
+    return f"{delivery.delivery_medium} to {delivery.destination}" if delivery else "?"
 
 
 def _when(moment: datetime) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 
@@ -49,6 +50,21 @@ def test_demo_runs_the_whole_life_of_a_user() -> None:
         "1 revocation at /oauth2/revoke; the browser's hosted-UI session ended at /logout "
         "(1 visit)",
         "final state guest",
+        # Passwordless: a second user signs up with no password and auto_sign_in=True, is
+        # signed in by confirm_sign_up, then signs in again with a one-time e-mail code.
+        "11. Passwordless: sign_up('demo-otp-user') with no password and auto_sign_in=True",
+        "confirmed=False; code sent by EMAIL to o***@e***",
+        "[user state] -> signedIn {'username': 'demo-otp-user'}",
+        "confirm_sign_up() -> signed_in=True, without a sign_in() call",
+        "[user state] -> guest",
+        "sign_out() -> SignOutResult(complete=True)",
+        "sign_in(auth_flow='USER_AUTH', preferred_challenge='EMAIL_OTP') -> EMAIL_OTP",
+        "one-time code sent by EMAIL to o***@e***",
+        "[user state] -> signedIn {'username': 'demo-otp-user'}",
+        "confirm_sign_in(the e-mailed code) -> sign-in state DONE",
+        "[user state] -> guest",
+        "sign_out() -> SignOutResult(complete=True)",
+        "final state guest",
         "Demo finished.",
     ]
     position = 0
@@ -64,6 +80,39 @@ def test_demo_runs_the_whole_life_of_a_user() -> None:
     assert "code=" not in out
     assert "state=" not in out
     assert "nonce=" not in out
+
+
+def test_demo_never_prints_a_code_the_emulator_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The codes themselves are known only in-process: the emulator's record of what it sent
+    (the sign-up codes and the one-time e-mail code), none of which the output may hold."""
+    from fsm_auth import emulator as emulator_module
+    from fsm_auth.demo import run_demo
+
+    started: list[emulator_module.Emulator] = []
+
+    class RecordedEmulator(emulator_module.Emulator):
+        def __enter__(self) -> RecordedEmulator:
+            started.append(self)
+            super().__enter__()
+            return self
+
+    monkeypatch.setattr(emulator_module, "Emulator", RecordedEmulator)
+    out = io.StringIO()
+    assert run_demo(out) == 0
+    text = out.getvalue()
+    assert "11. Passwordless" in text
+    assert "Demo finished." in text
+    (emulator,) = started
+    sent = [(code.username, code.kind) for code in emulator.codes]
+    # Not vacuous: a code for each sign-up and the e-mail code of the passwordless sign-in.
+    assert sent == [
+        ("demo-user", "sign_up"),
+        ("demo-otp-user", "sign_up"),
+        ("demo-otp-user", "email_otp"),
+    ], sent
+    for code in emulator.codes:
+        assert len(code.code) >= 6
+        assert code.code not in text, f"the {code.kind} code of {code.username} was printed"
 
 
 def test_cli_reports_an_unknown_spec_cleanly() -> None:
