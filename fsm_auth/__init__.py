@@ -50,6 +50,7 @@ from fsm_auth.errors import (
 )
 
 if TYPE_CHECKING:
+    from fsm_auth._async_client import AsyncAuthClient, AsyncUserStateListener
     from fsm_auth._devices import Device
     from fsm_auth._mfa import MFAPreference, MFAPreferences, TOTPSetup
     from fsm_auth.client import AuthClient, UserStateListener
@@ -102,6 +103,8 @@ _LAZY = {
     "Device": "fsm_auth._devices",
     "AuthClient": "fsm_auth.client",
     "UserStateListener": "fsm_auth.client",
+    "AsyncAuthClient": "fsm_auth._async_client",
+    "AsyncUserStateListener": "fsm_auth._async_client",
     "FileSessionStore": "fsm_auth.session",
     "MemorySessionStore": "fsm_auth.session",
     "RedisSessionStore": "fsm_auth.session",
@@ -116,6 +119,8 @@ _LAZY = {
 
 __all__ = [
     "AWSCredentials",
+    "AsyncAuthClient",
+    "AsyncUserStateListener",
     "AuthClient",
     "AuthError",
     "ChallengeNotSupportedError",

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from fsm_auth._mfa import MFAPreference, MFAPreferences, TOTPSetup
     from fsm_auth.config import AuthConfig, IdentityPoolConfig
     from fsm_auth.plugins import PluginRegistry
-    from fsm_auth.provider import UserPoolProvider
+    from fsm_auth.provider import TransportFactory, UserPoolProvider
     from fsm_auth.session._store import UnscopedSessionStore
     from fsm_auth.signin._driver import SignInDriver
     from fsm_auth.transport import RetryPolicy
@@ -75,6 +75,7 @@ class AuthClient:
         retry: RetryPolicy | None = None,
         min_validity: float = DEFAULT_MIN_VALIDITY,
         plugins: PluginRegistry | None = None,
+        transports: TransportFactory | None = None,
     ) -> None:
         # The machinery is imported by the first client built, not by `import fsm_auth`: an
         # application importing the library at start-up pays for it when it first uses it.
@@ -91,7 +92,9 @@ class AuthClient:
         # The service's time (local clock + offset learnt from iat), for every expiry decision.
         self._clock = as_server_clock(clock or time.time)
         registry = plugins or default_registry()
-        context = ProviderContext(config, self._clock, retry or RetryPolicy(), registry)
+        context = ProviderContext(
+            config, self._clock, retry or RetryPolicy(), registry, transports=transports
+        )
         self._providers = Providers(config, registry, context)
         self._lifecycle = Engine("client")
         self._session = SessionMachine(
@@ -130,16 +133,14 @@ class AuthClient:
         fewer seconds left; ``retry``: timeouts and bounded retries; ``plugins``: where
         providers are found (default: the entry points).
         """
-        if not min_validity >= 0:
-            raise InvalidParameterError("min_validity must be a number of seconds >= 0")
-        from fsm_auth.config import load_config
-        from fsm_auth.session import FileSessionStore
-
-        config = load_config(
-            source, endpoint_url=endpoint_url, allow_insecure_endpoint=allow_insecure_endpoint
+        config, store = configure(
+            source,
+            storage_dir=storage_dir,
+            store=store,
+            endpoint_url=endpoint_url,
+            min_validity=min_validity,
+            allow_insecure_endpoint=allow_insecure_endpoint,
         )
-        if store is None:
-            store = FileSessionStore(storage_dir)
         return cls(
             config, store=store, clock=clock, retry=retry, min_validity=min_validity,
             plugins=plugins,
@@ -497,6 +498,39 @@ class AuthClient:
     def _access_token(self) -> str:
         self._open()
         return self._session.tokens(wait=False).access_token
+
+    # The asyncio client's two hooks into the machine it drives (fsm_auth._async_client).
+
+    def _fresh_tokens(self) -> Tokens | None:
+        """Cached tokens that need no refresh, or None: no I/O, no wait (on an event loop)."""
+        self._open()
+        return self._session.fresh_tokens()
+
+    def _abandon_sign_in(self) -> None:
+        """Abandon the sign-in in progress (a cancelled call): its late answer is discarded."""
+        self._session.sign_in_machine().abandon()
+
+
+def configure(
+    source: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    storage_dir: str | os.PathLike[str] | None,
+    store: UnscopedSessionStore | None,
+    endpoint_url: str | None,
+    min_validity: float,
+    allow_insecure_endpoint: bool,
+) -> tuple[AuthConfig, UnscopedSessionStore]:
+    """What ``from_config`` builds a client from (either client's): the loaded configuration
+    and the store (the default file store under ``storage_dir`` unless one is given)."""
+    if not min_validity >= 0:
+        raise InvalidParameterError("min_validity must be a number of seconds >= 0")
+    from fsm_auth.config import load_config
+    from fsm_auth.session import FileSessionStore
+
+    config = load_config(
+        source, endpoint_url=endpoint_url, allow_insecure_endpoint=allow_insecure_endpoint
+    )
+    return config, FileSessionStore(storage_dir) if store is None else store
 
 
 def _optional_password(password: str | None) -> str | None:

@@ -139,6 +139,10 @@ class RawTokens:
         return "RawTokens(...)"
 
 
+TransportFactory = Callable[[str, str, "str | None", "RetryPolicy"], "ServiceTransport"]
+"""``(service, region, endpoint_url, retry) -> ServiceTransport``: where providers' calls go."""
+
+
 @attrs.frozen
 class ProviderContext:
     """What a provider is built with: the configuration, the clock, service transports, and
@@ -155,10 +159,15 @@ class ProviderContext:
     clock: ServerClock = attrs.field(converter=as_server_clock)
     retry: RetryPolicy
     plugins: PluginRegistry | None = None
+    # Builds the transports instead of the default (the asyncio client's, whose requests
+    # run on its event loop): ``(service, region, endpoint_url, retry) -> transport``.
+    transports: TransportFactory | None = None
 
     def transport(self, service: str, region: str, endpoint_url: str | None) -> ServiceTransport:
         """A transport to ``service`` in ``region`` (unsigned Cognito JSON calls over
         the process-wide HTTP pool, mapped errors, retries)."""
+        if self.transports is not None:
+            return self.transports(service, region, endpoint_url, self.retry)
         from fsm_auth.transport import ServiceTransport
 
         return ServiceTransport(service, region, endpoint_url=endpoint_url, retry=self.retry)

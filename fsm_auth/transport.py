@@ -260,6 +260,25 @@ class ServiceTransport:
 
     def call(self, operation: str, params: Mapping[str, Any], *secrets: str | None) -> Any:
         """Call ``operation`` (boto3's snake_case method name) and return the parsed answer."""
+        body, headers = self.request(operation, params, secrets)
+        manager = self._manager()
+        attempt = 0
+        while True:
+            attempt += 1
+            marker = _in_our_call.set(True)
+            try:
+                status, data, error_type = self._send(manager, body, headers, operation)
+            finally:
+                _in_our_call.reset(marker)
+            retry, answer = self.outcome(operation, attempt, status, data, error_type, secrets)
+            if not retry:
+                return answer
+            self._sleep(answer)
+
+    def request(
+        self, operation: str, params: Mapping[str, Any], secrets: tuple[str | None, ...]
+    ) -> tuple[bytes, dict[str, str]]:
+        """The body and headers that call ``operation`` with ``params`` (no I/O)."""
         name = _operation_name(operation)
         try:
             body = json.dumps(params, separators=(",", ":"), allow_nan=False).encode()
@@ -274,34 +293,38 @@ class ServiceTransport:
             "Accept-Encoding": "identity",
             "User-Agent": _USER_AGENT,
         }
-        manager = self._manager()
-        attempt = 0
-        while True:
-            attempt += 1
-            marker = _in_our_call.set(True)
-            try:
-                status, data, error_type = self._send(manager, body, headers, operation)
-            finally:
-                _in_our_call.reset(marker)
-            if status < 300:
-                return _parse_answer(self.service, operation, data)
-            error = _map_error(status, data, error_type, secrets)
-            retryable = (
-                isinstance(error, (TooManyRequestsError, InternalServiceError))
-                and error.code not in _UNSUPPORTED_CODES
-            )
-            if not retryable or attempt >= self.retry.max_attempts:
-                raise error from None
-            pause = self.retry.delay(attempt)
-            logger.debug(
-                "%s %s answered %s; retry %d in %.2fs",
-                self.service,
-                operation,
-                error.code,
-                attempt,
-                pause,
-            )
-            self._sleep(pause)
+        return body, headers
+
+    def outcome(
+        self,
+        operation: str,
+        attempt: int,
+        status: int,
+        data: bytes,
+        error_type: str,
+        secrets: tuple[str | None, ...],
+    ) -> tuple[bool, Any]:
+        """What attempt ``attempt``'s answer means (no I/O): ``(False, the parsed answer)``,
+        ``(True, seconds to wait before the next attempt)``, or the mapped error raised."""
+        if status < 300:
+            return False, _parse_answer(self.service, operation, data)
+        error = _map_error(status, data, error_type, secrets)
+        retryable = (
+            isinstance(error, (TooManyRequestsError, InternalServiceError))
+            and error.code not in _UNSUPPORTED_CODES
+        )
+        if not retryable or attempt >= self.retry.max_attempts:
+            raise error from None
+        pause = self.retry.delay(attempt)
+        logger.debug(
+            "%s %s answered %s; retry %d in %.2fs",
+            self.service,
+            operation,
+            error.code,
+            attempt,
+            pause,
+        )
+        return True, pause
 
     def _send(
         self, manager: Any, body: bytes, headers: dict[str, str], operation: str

@@ -217,6 +217,12 @@ class RefreshingCache(Generic[T]):
             previous = _value_of(self._slot.item)
         return self._await(flight, leader, previous, timeout, fetch)
 
+    def fresh(self) -> T | None:
+        """The value when it needs no refresh yet, else ``None``: no fetch, no wait (what an
+        event loop may call)."""
+        slot = self._slot
+        return slot.value if self._clock() < slot.refresh_at else None
+
     def peek(self) -> Expiring[T] | None:
         """The cached value as it is, however old, without fetching; ``None`` if empty."""
         return self._slot.item

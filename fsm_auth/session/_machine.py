@@ -387,6 +387,19 @@ class SessionMachine:
                     raise _timed_out("token refresh", timeout) from None
         return self._by_policy("tokens", self._TOKEN_POLICIES, wait, _deadline(timeout))
 
+    def fresh_tokens(self) -> Tokens | None:
+        """The tokens :meth:`tokens` would answer at once from its cache, or ``None`` when
+        answering needs a refresh, a wait or the policy: no I/O, no wait (the asyncio client's
+        fast path, on the event loop)."""
+        live = self.caches.tokens
+        snapshot = self.engine.snapshot
+        if live is None or snapshot.state not in self._serving_tokens:
+            return None
+        user = snapshot.data.user
+        if user is None or live.key != user.session_id:
+            return None
+        return live.cache.fresh()
+
     def credentials(self, *, wait: bool = True, timeout: float | None = None) -> AWSCredentials:
         """The AWS credentials, as the current state's ``credentials`` policy says; ``timeout``
         bounds the whole call, as for :meth:`tokens`."""

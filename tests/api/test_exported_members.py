@@ -27,7 +27,8 @@ def test_all_is_what_the_readme_documents() -> None:
 
 
 def test_every_public_name_is_importable_and_documented() -> None:
-    aliases = {"UserStateListener"}  # a type alias: documented where it is defined
+    # Type aliases: documented where they are defined.
+    aliases = {"UserStateListener", "AsyncUserStateListener"}
     for name in fsm_auth.__all__:
         value = getattr(fsm_auth, name)
         assert value is not None, name

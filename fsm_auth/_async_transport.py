@@ -1,0 +1,164 @@
+"""The asyncio client's transport: Cognito's JSON calls sent by httpx on the event loop.
+
+:class:`LoopTransport` is a :class:`~fsm_auth.transport.ServiceTransport` (the same requests,
+error mapping, answer checks and bounded retries: ``request`` / ``outcome``) whose I/O is an
+``httpx.AsyncClient`` request awaited on the client's event loop. Providers keep their
+synchronous ``call``: the asyncio client runs the machine's decisions in worker threads, and a
+call made there is handed to the loop and waited for, so the loop sends every request and no
+thread but the worker waits. A call made on the loop's own thread would wait for itself: it is
+refused with a clear error instead.
+
+httpx (not aiohttp or aiobotocore): Cognito's calls are unsigned JSON posts, so botocore's
+machinery and its pinned versions buy nothing; httpx is one small pure-Python dependency with
+proxies and certificates from the environment, as requests and botocore read them. One
+``AsyncClient`` serves every asyncio client on a loop (its connection pool is per loop); it is
+closed with the last of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from fsm_auth.errors import NetworkError
+from fsm_auth.transport import _MAX_ANSWER_BYTES, RetryPolicy, ServiceTransport, _in_our_call
+
+__all__ = ["LoopHTTP", "LoopTransport"]
+
+
+class LoopHTTP:
+    """The httpx ``AsyncClient`` of one event loop, shared by the asyncio clients on it."""
+
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+    _by_loop: ClassVar[dict[asyncio.AbstractEventLoop, LoopHTTP]] = {}
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, retry: RetryPolicy) -> None:
+        self.loop = loop
+        self.users = 0
+        self._retry = retry
+        self._client: Any = None
+
+    @classmethod
+    def acquire(cls, loop: asyncio.AbstractEventLoop, retry: RetryPolicy) -> LoopHTTP:
+        """The loop's shared HTTP client, counted as used once more."""
+        with cls._lock:
+            shared = cls._by_loop.get(loop)
+            if shared is None:
+                shared = cls._by_loop[loop] = cls(loop, retry)
+            shared.users += 1
+            return shared
+
+    async def release(self) -> None:
+        """Stop using it; the last user closes it."""
+        with self._lock:
+            self.users -= 1
+            last = self.users == 0
+            if last:
+                self._by_loop.pop(self.loop, None)
+        if last and self._client is not None:
+            await self._client.aclose()
+
+    def client(self) -> Any:
+        """The ``httpx.AsyncClient`` (built on first use, on the loop)."""
+        if self._client is None:
+            try:
+                import httpx
+            except ImportError:
+                raise ImportError(
+                    "AsyncAuthClient sends its requests with httpx: pip install 'fsm-auth[asyncio]'"
+                ) from None
+
+            retry = self._retry
+            timeout = httpx.Timeout(retry.read_timeout, connect=retry.connect_timeout)
+            # Certificates as the synchronous transport finds them (AWS_CA_BUNDLE first).
+            verify: Any = (
+                os.environ.get("AWS_CA_BUNDLE") or os.environ.get("REQUESTS_CA_BUNDLE") or True
+            )
+            self._client = httpx.AsyncClient(
+                timeout=timeout,
+                verify=verify,
+                follow_redirects=False,  # never follow a redirect with a password
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=32),
+            )
+        return self._client
+
+
+class LoopTransport(ServiceTransport):
+    """A :class:`ServiceTransport` whose requests are sent on ``http``'s event loop."""
+
+    def __init__(
+        self,
+        service: str,
+        region: str,
+        *,
+        endpoint_url: str | None,
+        retry: RetryPolicy | None,
+        http: LoopHTTP,
+    ) -> None:
+        super().__init__(service, region, endpoint_url=endpoint_url, retry=retry)
+        self._http = http
+
+    def __repr__(self) -> str:
+        return f"LoopTransport({self.service!r}, {self.region!r}, endpoint={self.endpoint_url!r})"
+
+    def call(self, operation: str, params: Mapping[str, Any], *secrets: str | None) -> Any:
+        """Send ``operation`` on the loop and wait for its answer (from a worker thread)."""
+        loop = self._http.loop
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            raise RuntimeError(
+                "fsm-auth: a blocking call was made on the event loop's own thread (a boto3 "
+                "call with an AsyncAuthClient's credentials, say); run it in a thread "
+                "(asyncio.to_thread) or await the AsyncAuthClient's coroutines"
+            )
+        if loop.is_closed():
+            raise NetworkError("The asyncio client's event loop is closed")
+        future = asyncio.run_coroutine_threadsafe(self.acall(operation, params, *secrets), loop)
+        return future.result()
+
+    async def acall(self, operation: str, params: Mapping[str, Any], *secrets: str | None) -> Any:
+        """Call ``operation`` on the running loop: the parsed answer."""
+        body, headers = self.request(operation, params, secrets)
+        attempt = 0
+        while True:
+            attempt += 1
+            status, data, error_type = await self._send_async(body, headers, operation)
+            retry, answer = self.outcome(operation, attempt, status, data, error_type, secrets)
+            if not retry:
+                return answer
+            await asyncio.sleep(answer)
+
+    async def _send_async(
+        self, body: bytes, headers: dict[str, str], operation: str
+    ) -> tuple[int, bytes, str]:
+        import httpx
+
+        marker = _in_our_call.set(True)
+        try:
+            async with self._http.client().stream(
+                "POST", self.url, content=body, headers=headers
+            ) as response:
+                data = bytearray()
+                async for chunk in response.aiter_raw():
+                    data += chunk
+                    if len(data) > _MAX_ANSWER_BYTES:
+                        break  # the transport's answer check names it
+                error_type = str(response.headers.get("x-amzn-ErrorType") or "")
+                return response.status_code, bytes(data), error_type
+        except httpx.HTTPError as exc:
+            # Refused, reset, DNS failure, timeouts: httpx names the failure, never the body.
+            raise NetworkError(
+                f"Could not reach {self.service} for {operation}: {type(exc).__name__}"
+            ) from None
+        except OSError as exc:
+            raise NetworkError(
+                f"Could not reach {self.service} for {operation}: {type(exc).__name__}"
+            ) from None
+        finally:
+            _in_our_call.reset(marker)
