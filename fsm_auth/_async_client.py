@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import functools
 import logging
 import os
@@ -340,9 +341,18 @@ class AsyncAuthClient:
             raise ClientClosedError("The asyncio client is not running on an event loop")
         return LoopTransport(service, region, endpoint_url=endpoint_url, retry=retry, http=http)
 
+    def _in_context(self, call: Callable[[], T]) -> Callable[[], T]:
+        """``call`` as the worker runs it: a JWKS it needs is fetched on the loop too."""
+        from fsm_auth.session._jwt import jwks_downloader
+
+        http = self._http
+        context = contextvars.copy_context()
+        context.run(jwks_downloader.set, None if http is None else http.download)
+        return functools.partial(context.run, call)
+
     async def _run(self, call: Callable[[], T], *, sign_in: bool = False) -> T:
         loop = self._bind()
-        future = loop.run_in_executor(_workers.pool(), call)
+        future = loop.run_in_executor(_workers.pool(), self._in_context(call))
         try:
             # Shielded: a cancelled caller does not cancel the work (a thread cannot be).
             return await asyncio.shield(future)
@@ -357,7 +367,7 @@ class AsyncAuthClient:
         loop = self._bind()
         flight = self._flights.get(key)
         if flight is None:
-            flight = loop.run_in_executor(_workers.pool(), call)
+            flight = loop.run_in_executor(_workers.pool(), self._in_context(call))
             self._flights[key] = flight
             flight.add_done_callback(functools.partial(self._landed, key))
         result: T = await asyncio.shield(flight)

@@ -85,6 +85,43 @@ class LoopHTTP:
             )
         return self._client
 
+    async def get_capped(self, url: str, timeout: float, max_bytes: int) -> bytes:
+        """GET ``url`` on the loop (a JWKS): its body, status 200, at most ``max_bytes``, all
+        within ``timeout`` seconds. Raises ``NetworkError``."""
+        import httpx
+
+        async def get() -> bytes:
+            async with self.client().stream("GET", url) as response:
+                if response.status_code != 200:
+                    raise NetworkError(
+                        f"cannot fetch the JWKS from {url}: HTTP {response.status_code}"
+                    )
+                body = bytearray()
+                async for chunk in response.aiter_raw():
+                    body += chunk
+                    if len(body) > max_bytes:
+                        raise NetworkError(
+                            f"cannot fetch the JWKS from {url}: larger than {max_bytes} bytes"
+                        )
+                return bytes(body)
+
+        try:
+            return await asyncio.wait_for(get(), timeout)
+        except asyncio.TimeoutError:
+            raise NetworkError(
+                f"cannot fetch the JWKS from {url}: no complete answer within {timeout:g} s"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise NetworkError(f"cannot fetch the JWKS from {url}: {type(exc).__name__}") from None
+
+    def download(self, url: str, *, timeout: float, max_bytes: int) -> bytes:
+        """:meth:`get_capped` from a worker thread (the JWKS downloader of the asyncio
+        client's work: ``fsm_auth.session._jwt.jwks_downloader``)."""
+        future = asyncio.run_coroutine_threadsafe(
+            self.get_capped(url, timeout, max_bytes), self.loop
+        )
+        return future.result()
+
 
 class LoopTransport(ServiceTransport):
     """A :class:`ServiceTransport` whose requests are sent on ``http``'s event loop."""

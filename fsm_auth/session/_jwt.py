@@ -12,6 +12,7 @@ PyJWT and requests are imported on first use: importing this module stays cheap.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import logging
 import math
@@ -20,7 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from fsm_auth._per_process import PerProcess
 from fsm_auth.errors import InvalidParameterError, NetworkError, NotAuthorizedError
@@ -181,7 +182,8 @@ class JWKSCache:
         # Counted before the request: a fetch that fails or hangs is rate-limited too.
         self._last_fetch = self._monotonic()
         try:
-            body = _download(self.url, timeout=self._timeout, max_bytes=self._max_bytes)
+            download = jwks_downloader.get() or _download
+            body = download(self.url, timeout=self._timeout, max_bytes=self._max_bytes)
             try:
                 jwks, keys = _parse_jwks(_json_loads(body))
             except ValueError as exc:  # includes a body that is not JSON
@@ -222,6 +224,19 @@ def _json_loads(body: bytes) -> Any:
         return json.loads(body)
     except (UnicodeDecodeError, RecursionError) as exc:
         raise ValueError(f"not JSON ({type(exc).__name__})") from None
+
+
+class Downloader(Protocol):
+    """``download(url, *, timeout, max_bytes) -> body``, raising ``NetworkError``."""
+
+    def __call__(self, url: str, *, timeout: float, max_bytes: int) -> bytes: ...
+
+
+jwks_downloader: contextvars.ContextVar[Downloader | None] = contextvars.ContextVar(
+    "fsm_auth_jwks_downloader", default=None
+)
+"""Who fetches a JWKS in this context: the asyncio client sets its event loop's HTTP client
+(so the fetch goes out on the loop); by default :func:`_download`."""
 
 
 def _download(url: str, *, timeout: float, max_bytes: int) -> bytes:
