@@ -126,6 +126,7 @@ class AsyncAuthClient:
         from fsm_auth.transport import RetryPolicy
 
         self._retry = retry or RetryPolicy()
+        self._store = store
         self._http: LoopHTTP | None = None
         self._closed = False
         self._flights: dict[Hashable, asyncio.Future[Any]] = {}
@@ -197,6 +198,9 @@ class AsyncAuthClient:
         http, self._http = self._http, None
         if http is not None:
             await http.release()
+            close_store = getattr(self._store, "aclose_on", None)
+            if close_store is not None:
+                await close_store(http.loop)
 
     # -- state (plain, as AuthClient's) --------------------------------------------------------
 
@@ -343,11 +347,14 @@ class AsyncAuthClient:
 
     def _in_context(self, call: Callable[[], T]) -> Callable[[], T]:
         """``call`` as the worker runs it: a JWKS it needs is fetched on the loop too."""
+        from fsm_auth._event_loop import event_loop
         from fsm_auth.session._jwt import jwks_downloader
 
         http = self._http
         context = contextvars.copy_context()
         context.run(jwks_downloader.set, None if http is None else http.download)
+        # The store's I/O with an asyncio form (Redis) goes out on the loop as well.
+        context.run(event_loop.set, None if http is None else http.loop)
         return functools.partial(context.run, call)
 
     async def _run(self, call: Callable[[], T], *, sign_in: bool = False) -> T:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import threading
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -74,9 +75,8 @@ class LoopHTTP:
             retry = self._retry
             timeout = httpx.Timeout(retry.read_timeout, connect=retry.connect_timeout)
             # Certificates as the synchronous transport finds them (AWS_CA_BUNDLE first).
-            verify: Any = (
-                os.environ.get("AWS_CA_BUNDLE") or os.environ.get("REQUESTS_CA_BUNDLE") or True
-            )
+            bundle = os.environ.get("AWS_CA_BUNDLE") or os.environ.get("REQUESTS_CA_BUNDLE")
+            verify: Any = ssl.create_default_context(cafile=bundle) if bundle else True
             self._client = httpx.AsyncClient(
                 timeout=timeout,
                 verify=verify,

@@ -222,7 +222,47 @@ class RedisSessionStore:
             "release": self._redis.register_script(_RELEASE),
             "write": self._redis.register_script(_WRITE),
         }
+        # redis-py's asyncio clients, one per event loop an AsyncAuthClient uses this store
+        # on (shared by this store's scoped views).
+        self._on_loops: dict[Any, tuple[Any, dict[str, Any]]] = {}
+        self._on_loops_lock = threading.Lock()
         self._bind(config_digest(""))
+
+    def _connect_async(self) -> Any:
+        import redis.asyncio
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialBackoff
+
+        return redis.asyncio.Redis.from_url(
+            self._url,
+            socket_connect_timeout=2.0,
+            socket_timeout=5.0,
+            retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1),
+        )
+
+    def _commands_on(self, loop: Any) -> dict[str, Any]:
+        """This store's commands as redis-py's asyncio client runs them on ``loop``."""
+        with self._on_loops_lock:
+            entry = self._on_loops.get(loop)
+            if entry is None:
+                client = self._connect_async()
+                commands = {
+                    "hget": client.hget,
+                    **{
+                        name: client.register_script(script.script)
+                        for name, script in self._scripts.items()
+                    },
+                }
+                entry = self._on_loops[loop] = (client, commands)
+            return entry[1]
+
+    async def aclose_on(self, loop: Any) -> None:
+        """Close the asyncio client this store opened for ``loop`` (the asyncio client's
+        ``close``); the next use on that loop opens another."""
+        with self._on_loops_lock:
+            entry = self._on_loops.pop(loop, None)
+        if entry is not None:
+            await entry[0].aclose()
 
     def _connect(self, url: str) -> redis.Redis:
         try:
@@ -312,7 +352,7 @@ class RedisSessionStore:
         """The saved document (one round trip), or ``None`` when there is none or it cannot
         be opened (logged, never the content). Raises ``SessionStoreUnavailableError`` when
         Redis cannot be reached."""
-        blob = self._call("read the session from", self._redis.hget, self._record_key, "d")
+        blob = self._call("read the session from", "hget", self._record_key, "d")
         if blob is None:
             _log.debug("No saved session at %s", self._record_key)
             return None
@@ -376,15 +416,23 @@ class RedisSessionStore:
 
     def version(self) -> object:
         """The record's version: one round trip (``None`` before the first write)."""
-        value = self._call("read the session version from", self._redis.hget, self._record_key, "v")
+        value = self._call("read the session version from", "hget", self._record_key, "v")
         return None if value is None else int(value)
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _call(self, doing: str, method: Any, *args: Any) -> Any:
+    def _call(self, doing: str, command: str, *args: Any) -> Any:
+        """Run ``command`` (``hget`` or a script's name) with ``args``: on the asyncio client's
+        event loop with redis-py's asyncio client when called from its work, else here."""
         import redis
 
+        from fsm_auth._event_loop import event_loop, run_on
+
+        loop = event_loop.get()
         try:
+            if loop is not None:
+                return run_on(loop, self._commands_on(loop)[command](*args))
+            method = self._redis.hget if command == "hget" else self._scripts[command]
             return method(*args)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise SessionStoreUnavailableError(
@@ -407,7 +455,7 @@ class RedisSessionStore:
                 lock_token = lock.token
             result = self._call(
                 "write the session to",
-                self._scripts["write"],
+                "write",
                 [self._record_key],
                 [sealed, lock_token, "" if turn_token is None else turn_token],
             )
@@ -453,7 +501,7 @@ class RedisSessionStore:
                 shared.owner, shared.token, shared.depth = None, 0, 0
                 with contextlib.suppress(SessionStoreError):
                     # Best-effort: an unreachable Redis lets the lease run out instead.
-                    self._call("unlock the session in", self._scripts["release"], [name], [token])
+                    self._call("unlock the session in", "release", [name], [token])
         finally:
             shared.threads.release()
 
@@ -465,7 +513,7 @@ class RedisSessionStore:
             token = int(
                 self._call(
                     "lock the session in",
-                    self._scripts["acquire"],
+                    "acquire",
                     [self._record_key, name],
                     [lease_ms],
                 )
