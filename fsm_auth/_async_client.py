@@ -345,9 +345,12 @@ class AsyncAuthClient:
             raise ClientClosedError("The asyncio client is not running on an event loop")
         return LoopTransport(service, region, endpoint_url=endpoint_url, retry=retry, http=http)
 
-    def _in_context(self, call: Callable[[], T]) -> Callable[[], T]:
-        """``call`` as the worker runs it: a JWKS it needs is fetched on the loop too."""
-        from fsm_auth._event_loop import event_loop
+    def _in_context(
+        self, call: Callable[[], T], cancelled: threading.Event | None = None
+    ) -> Callable[[], T]:
+        """``call`` as the worker runs it: a JWKS it needs is fetched on the loop too, the
+        store's Redis commands too, and ``cancelled`` tells it its caller gave up."""
+        from fsm_auth._event_loop import call_cancelled, event_loop
         from fsm_auth.session._jwt import jwks_downloader
 
         http = self._http
@@ -355,15 +358,18 @@ class AsyncAuthClient:
         context.run(jwks_downloader.set, None if http is None else http.download)
         # The store's I/O with an asyncio form (Redis) goes out on the loop as well.
         context.run(event_loop.set, None if http is None else http.loop)
+        context.run(call_cancelled.set, cancelled)
         return functools.partial(context.run, call)
 
     async def _run(self, call: Callable[[], T], *, sign_in: bool = False) -> T:
         loop = self._bind()
-        future = loop.run_in_executor(_workers.pool(), self._in_context(call))
+        cancelled = threading.Event()
+        future = loop.run_in_executor(_workers.pool(), self._in_context(call, cancelled))
         try:
             # Shielded: a cancelled caller does not cancel the work (a thread cannot be).
             return await asyncio.shield(future)
         except asyncio.CancelledError:
+            cancelled.set()  # no state-changing commit (a federated sign-in) is made now
             if sign_in and not future.done():
                 # The attempt is abandoned: its late answer is discarded (and revoked).
                 self._sync._abandon_sign_in()

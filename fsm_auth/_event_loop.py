@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["event_loop", "run_on"]
+__all__ = ["call_cancelled", "cancelled", "event_loop", "run_on"]
 
 T = TypeVar("T")
 
@@ -26,3 +27,16 @@ event_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextva
 def run_on(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, T]) -> T:
     """Run ``coroutine`` on ``loop`` from another thread and return its result."""
     return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
+
+
+call_cancelled: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
+    "fsm_auth_call_cancelled", default=None
+)
+"""Set when the asyncio call this work runs for was cancelled (its worker goes on)."""
+
+
+def cancelled() -> bool:
+    """Whether the asyncio call this work runs for was cancelled: a commit that would change
+    the state is then not made (cancelling a call changes nothing)."""
+    event = call_cancelled.get()
+    return event is not None and event.is_set()

@@ -39,6 +39,7 @@ from fsm_auth.errors import (
     NetworkError,
     NotAuthorizedError,
     NotSignedInError,
+    SignInCancelledError,
     UnableToSignInError,
     UserNotFoundError,
 )
@@ -299,6 +300,10 @@ class SessionMachine:
         sign-out came while the pool was asked."""
         epoch = self.epoch
         answer = self._identity.for_user(self.record, user, {user.provider: user.token})
+        from fsm_auth._event_loop import cancelled
+
+        if cancelled():
+            raise SignInCancelledError("The federated sign-in was cancelled; nothing changed")
         return self.engine.fire(
             "federated_signed_in",
             update=lambda record: answer.update(record.signed_in(user)),
