@@ -13,9 +13,10 @@ blocks the event loop:
   AWS credentials, is one flight however many tasks ask (and the machine's own single flight
   and the store's lock make it one across threads and processes, as for ``AuthClient``).
 
-Cancelling a call never changes the state: a cancelled sign-in step abandons its attempt (a
-late answer is discarded, its refresh token revoked), and a cancelled wait for a refresh or
-for credentials leaves the flight running for the other tasks. A request already on the wire
+Cancelling a call never changes the state: the call's work goes on but commits nothing (a late
+sign-in answer is discarded, its refresh token revoked; a federated sign-in is not made), and
+a cancelled wait for a refresh or for credentials leaves the flight running for the other
+tasks. A request already on the wire
 may still take effect at the service (a sign-up, an attribute update).
 
 User-state listeners are called on the loop, in order; a listener may be a coroutine function
@@ -88,16 +89,13 @@ if hasattr(os, "register_at_fork"):  # POSIX: a child starts with no threads
 
 
 def _in_worker(
-    method: Callable[Concatenate[AuthClient, P], T], *, sign_in: bool = False
+    method: Callable[Concatenate[AuthClient, P], T],
 ) -> Callable[Concatenate[AsyncAuthClient, P], Coroutine[Any, Any, T]]:
     """``AuthClient.method`` as a coroutine of :class:`AsyncAuthClient` (same name, arguments
-    and docstring), run in a worker thread; ``sign_in``: a cancelled call abandons the
-    sign-in attempt it drives."""
+    and docstring), run in a worker thread."""
 
     async def run(self: AsyncAuthClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        return await self._run(
-            functools.partial(method, self._sync, *args, **kwargs), sign_in=sign_in
-        )
+        return await self._run(functools.partial(method, self._sync, *args, **kwargs))
 
     run.__name__ = method.__name__
     run.__qualname__ = f"AsyncAuthClient.{method.__name__}"
@@ -262,7 +260,7 @@ class AsyncAuthClient:
 
     initialize = _in_worker(AuthClient.initialize)
     sign_up = _in_worker(AuthClient.sign_up)
-    confirm_sign_up = _in_worker(AuthClient.confirm_sign_up, sign_in=True)
+    confirm_sign_up = _in_worker(AuthClient.confirm_sign_up)
     resend_sign_up_code = _in_worker(AuthClient.resend_sign_up_code)
     forgot_password = _in_worker(AuthClient.forgot_password)
     confirm_forgot_password = _in_worker(AuthClient.confirm_forgot_password)
@@ -279,9 +277,9 @@ class AsyncAuthClient:
     remember_device = _in_worker(AuthClient.remember_device)
     forget_device = _in_worker(AuthClient.forget_device)
     list_devices = _in_worker(AuthClient.list_devices)
-    sign_in = _in_worker(AuthClient.sign_in, sign_in=True)
-    confirm_sign_in = _in_worker(AuthClient.confirm_sign_in, sign_in=True)
-    show_sign_in = _in_worker(AuthClient.show_sign_in, sign_in=True)
+    sign_in = _in_worker(AuthClient.sign_in)
+    confirm_sign_in = _in_worker(AuthClient.confirm_sign_in)
+    show_sign_in = _in_worker(AuthClient.show_sign_in)
     sign_out = _in_worker(AuthClient.sign_out)
     federated_sign_in = _in_worker(AuthClient.federated_sign_in)
     get_identity_id = _in_worker(AuthClient.get_identity_id)
@@ -361,7 +359,7 @@ class AsyncAuthClient:
         context.run(call_cancelled.set, cancelled)
         return functools.partial(context.run, call)
 
-    async def _run(self, call: Callable[[], T], *, sign_in: bool = False) -> T:
+    async def _run(self, call: Callable[[], T]) -> T:
         loop = self._bind()
         cancelled = threading.Event()
         future = loop.run_in_executor(_workers.pool(), self._in_context(call, cancelled))
@@ -369,10 +367,9 @@ class AsyncAuthClient:
             # Shielded: a cancelled caller does not cancel the work (a thread cannot be).
             return await asyncio.shield(future)
         except asyncio.CancelledError:
-            cancelled.set()  # no state-changing commit (a federated sign-in) is made now
-            if sign_in and not future.done():
-                # The attempt is abandoned: its late answer is discarded (and revoked).
-                self._sync._abandon_sign_in()
+            # The work goes on but commits nothing: a late sign-in answer is discarded (its
+            # refresh token revoked), a federated sign-in is not committed.
+            cancelled.set()
             future.add_done_callback(_consume)
             raise
 

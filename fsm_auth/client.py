@@ -499,16 +499,12 @@ class AuthClient:
         self._open()
         return self._session.tokens(wait=False).access_token
 
-    # The asyncio client's two hooks into the machine it drives (fsm_auth._async_client).
+    # The asyncio client's hook into the machine it drives (fsm_auth._async_client).
 
     def _fresh_tokens(self) -> Tokens | None:
         """Cached tokens that need no refresh, or None: no I/O, no wait (on an event loop)."""
         self._open()
         return self._session.fresh_tokens()
-
-    def _abandon_sign_in(self) -> None:
-        """Abandon the sign-in in progress (a cancelled call): its late answer is discarded."""
-        self._session.sign_in_machine().abandon()
 
 
 def configure(

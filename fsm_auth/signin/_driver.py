@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from fsm_auth._event_loop import cancelled
 from fsm_auth.engine import Engine, Event, Spec
 from fsm_auth.errors import (
     AuthError,
@@ -293,6 +294,9 @@ class SignInDriver:
     ) -> SignInResult:
         """Start another provider's sign-in flow (the hosted UI's), whose steps ``perform``
         runs, as :meth:`start` starts the user pool's: the same machine, the same commit."""
+        if cancelled():  # a cancelled asyncio call that had not started yet
+            flow.close()
+            raise SignInCancelledError("The sign-in call was cancelled")
         attempt = _Attempt(next(_attempt_ids), flow, perform, self._user_state.epoch)
         try:
             self._engine.fire("start", data=attempt)
@@ -349,6 +353,9 @@ class SignInDriver:
             self._engine.fire("failed", data=None, attempt=attempt.id)
             raise
         if isinstance(outcome, Prompt):
+            if cancelled():  # nobody asked for this challenge any more: the attempt ends
+                self._engine.fire("failed", data=None, attempt=attempt.id)
+                raise SignInCancelledError("The sign-in call was cancelled")
             return self._prompt(attempt, outcome)
         return self._finish(attempt, tokens, outcome.route, outcome.device)
 
@@ -362,6 +369,8 @@ class SignInDriver:
                 raise SignInCancelledError(
                     "The sign-in was abandoned (sign_out() or a new sign_in() came meanwhile)"
                 )
+            if cancelled():
+                raise SignInCancelledError("The sign-in call was cancelled")
 
         return run_until_prompt(attempt.flow, reply, attempt.perform, before_call=still_current)
 
@@ -388,6 +397,10 @@ class SignInDriver:
         )
 
     def _finish(self, attempt: _Attempt, tokens: Tokens, route: str, device: Any) -> SignInResult:
+        if cancelled():
+            # The asyncio call gave up while the tokens were on their way: nothing changes.
+            self._engine.fire("failed", data=None, attempt=attempt.id)
+            self._discard(tokens, "the sign-in call was cancelled while the service answered")
         if not self._engine.fire("authenticated", attempt=attempt.id):
             self._discard(tokens)
         elif not self._user_state.commit_sign_in(
@@ -405,7 +418,11 @@ class SignInDriver:
         current = self._engine.data
         return not (isinstance(current, _Attempt) and current.id == attempt.id)
 
-    def _discard(self, tokens: Tokens) -> None:
+    def _discard(
+        self,
+        tokens: Tokens,
+        why: str = "sign_out() came while this sign-in waited for the service",
+    ) -> None:
         """The late tokens of an abandoned sign-in: revoke them where possible, then say so."""
         if tokens.refresh_token:
             try:
@@ -413,8 +430,7 @@ class SignInDriver:
             except AuthError as exc:
                 _log.warning("Could not revoke the tokens of an abandoned sign-in: %s", exc)
         raise SignInCancelledError(
-            "sign_out() came while this sign-in waited for the service; its tokens were "
-            "discarded and the user is not signed in"
+            f"{why}; its tokens were discarded and the user is not signed in"
         )
 
 

@@ -65,6 +65,7 @@ def test_sign_out_during_the_auto_sign_in_wins_and_the_user_stays_confirmed(
 ) -> None:
     otp_client.initialize()
     otp_client.sign_up("ann", attributes={"email": "ann@example.com"}, auto_sign_in=True)
+    emulator.reset_requests()
     held = _hold(emulator, "InitiateAuth")
     confirming = InThread(
         otp_client.confirm_sign_up, username="ann", code=emulator.last_code("ann", "sign_up")
