@@ -36,7 +36,8 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Mapping
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from fsm_auth.client import AuthClient, configure
+from fsm_auth._setup import configure
+from fsm_auth.client import AuthClient
 from fsm_auth.errors import ClientClosedError
 from fsm_auth.session._validity import DEFAULT_MIN_VALIDITY
 from fsm_auth.values import AWSCredentials, Tokens, UserState

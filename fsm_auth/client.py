@@ -22,7 +22,7 @@ from fsm_auth.errors import (
     ClientClosedError,
     IdentityPoolNotConfiguredError,
     InvalidParameterError,
-    SignInCancelledError,
+    optional_password,
     require_text,
 )
 from fsm_auth.session._validity import DEFAULT_MIN_VALIDITY
@@ -133,6 +133,8 @@ class AuthClient:
         fewer seconds left; ``retry``: timeouts and bounded retries; ``plugins``: where
         providers are found (default: the entry points).
         """
+        from fsm_auth._setup import configure
+
         config, store = configure(
             source,
             storage_dir=storage_dir,
@@ -210,7 +212,7 @@ class AuthClient:
         require_text(username=username)
         return self._sign_in().sign_up(
             username,
-            _optional_password(password),
+            optional_password(password),
             attributes=attributes,
             validation_data=validation_data,
             client_metadata=client_metadata,
@@ -337,7 +339,7 @@ class AuthClient:
         require_text(username=username)
         return self._sign_in().start(
             username,
-            _optional_password(password),
+            optional_password(password),
             flow=auth_flow or self.config.authentication_flow_type,
             preferred_challenge=preferred_challenge,
             validation_data=validation_data,
@@ -416,9 +418,7 @@ class AuthClient:
         user = FederatedSession(
             name, token, identity_id=identity_id, custom_role_arn=custom_role_arn
         )
-        if not self._session.federated_sign_in(user):
-            raise SignInCancelledError("sign_out() came while the identity pool was asked")
-        return self._session.state
+        return self._session.federated_sign_in(user)
 
     # -- tokens and AWS credentials ------------------------------------------------------------
 
@@ -505,33 +505,3 @@ class AuthClient:
         """Cached tokens that need no refresh, or None: no I/O, no wait (on an event loop)."""
         self._open()
         return self._session.fresh_tokens()
-
-
-def configure(
-    source: str | os.PathLike[str] | Mapping[str, Any],
-    *,
-    storage_dir: str | os.PathLike[str] | None,
-    store: UnscopedSessionStore | None,
-    endpoint_url: str | None,
-    min_validity: float,
-    allow_insecure_endpoint: bool,
-) -> tuple[AuthConfig, UnscopedSessionStore]:
-    """What ``from_config`` builds a client from (either client's): the loaded configuration
-    and the store (the default file store under ``storage_dir`` unless one is given)."""
-    if not min_validity >= 0:
-        raise InvalidParameterError("min_validity must be a number of seconds >= 0")
-    from fsm_auth.config import load_config
-    from fsm_auth.session import FileSessionStore
-
-    config = load_config(
-        source, endpoint_url=endpoint_url, allow_insecure_endpoint=allow_insecure_endpoint
-    )
-    return config, FileSessionStore(storage_dir) if store is None else store
-
-
-def _optional_password(password: str | None) -> str | None:
-    """``password``, None for none (a passwordless flow or sign-up may be given "")."""
-    password = password or None
-    if password is not None:
-        require_text(password=password)
-    return password

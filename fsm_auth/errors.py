@@ -332,3 +332,12 @@ def require_text(**values: object) -> None:
     for name, value in values.items():
         if not isinstance(value, str) or not value.strip():
             raise InvalidParameterError(f"{name} must be a non-empty string")
+
+
+def optional_password(password: object) -> str | None:
+    """``password``, or None for none (a passwordless flow or sign-up may be given ""); any
+    other value that is not a non-empty string is refused by name."""
+    if password is None or password == "":
+        return None
+    require_text(password=password)
+    return str(password)

@@ -98,32 +98,43 @@ _CODE_KINDS = {
 _PASSWORD_FLOWS = frozenset({"USER_SRP_AUTH", "USER_PASSWORD_AUTH", "CUSTOM_WITH_SRP"})
 
 
+def sign_in_arguments(
+    password: str, flow: str, factor: str | None
+) -> tuple[str | None, str | None]:
+    """``(password, preferred_challenge)`` that ``sign_in`` is called with for a way of
+    :data:`SIGN_IN_WAYS`: the password only where the flow or factor uses one."""
+    preferred = factor if factor is not None and not factor.startswith("SELECT:") else None
+    uses_password = flow in _PASSWORD_FLOWS or preferred in ("PASSWORD", "PASSWORD_SRP")
+    return (password if uses_password else None), preferred
+
+
+def answer_for(
+    result: Any, emulator: Any, username: str, password: str, flow: str, factor: str | None
+) -> str:
+    """What the user answers the challenge ``result`` poses, signing in by a way of
+    :data:`SIGN_IN_WAYS` (codes from the emulator)."""
+    name = result.state.value
+    if name == "SELECT_CHALLENGE" and factor is not None and factor.startswith("SELECT:"):
+        listed = json.loads(result.parameters["AVAILABLE_CHALLENGES"])
+        choice = factor.removeprefix("SELECT:")
+        # Asked again for the chosen password factor (listed alone): the password.
+        return password if listed == [choice] and "PASSWORD" in choice else choice
+    if name in _CODE_KINDS:
+        return str(emulator.last_code(username, _CODE_KINDS[name]))
+    raise AssertionError(f"unexpected challenge {name} signing in by {flow}/{factor}")
+
+
 def sign_in_by(
     client: Any, emulator: Any, username: str, password: str, flow: str, factor: str | None
 ) -> list[str]:
     """Sign ``username`` in through ``client`` by ``flow`` and ``factor`` (a way of
     :data:`SIGN_IN_WAYS`), answering every challenge as the user would (codes from the
     emulator); the states the sign-in went through, ending with ``DONE``."""
-    preferred = factor if factor is not None and not factor.startswith("SELECT:") else None
-    uses_password = flow in _PASSWORD_FLOWS or preferred in ("PASSWORD", "PASSWORD_SRP")
-    result = client.sign_in(
-        username,
-        password if uses_password else None,
-        auth_flow=flow,
-        preferred_challenge=preferred,
-    )
+    given, preferred = sign_in_arguments(password, flow, factor)
+    result = client.sign_in(username, given, auth_flow=flow, preferred_challenge=preferred)
     states = [result.state.value]
     while result.state.value != "DONE":
-        name = result.state.value
-        if name == "SELECT_CHALLENGE" and factor is not None and factor.startswith("SELECT:"):
-            listed = json.loads(result.parameters["AVAILABLE_CHALLENGES"])
-            choice = factor.removeprefix("SELECT:")
-            # Asked again for the chosen password factor (listed alone): the password.
-            answer = password if listed == [choice] and "PASSWORD" in choice else choice
-        elif name in _CODE_KINDS:
-            answer = emulator.last_code(username, _CODE_KINDS[name])
-        else:
-            raise AssertionError(f"unexpected challenge {name} signing in by {flow}/{factor}")
+        answer = answer_for(result, emulator, username, password, flow, factor)
         result = client.confirm_sign_in(answer)
         states.append(result.state.value)
     return states

@@ -294,21 +294,23 @@ class SessionMachine:
             "device_changed", update=lambda record: record.with_device(username, device)
         )
 
-    def federated_sign_in(self, user: FederatedSession) -> bool:
+    def federated_sign_in(self, user: FederatedSession) -> UserState:
         """Ask the identity pool for ``user``'s identity and credentials, then commit the
-        session; nothing is committed unless the pool accepted the login. False when a
-        sign-out came while the pool was asked."""
+        session; nothing is committed unless the pool accepted the login. The state then;
+        :class:`SignInCancelledError` when a sign-out came while the pool was asked."""
         epoch = self.epoch
         answer = self._identity.for_user(self.record, user, {user.provider: user.token})
         from fsm_auth._event_loop import cancelled
 
         if cancelled():
             raise SignInCancelledError("The federated sign-in was cancelled; nothing changed")
-        return self.engine.fire(
+        if not self.engine.fire(
             "federated_signed_in",
             update=lambda record: answer.update(record.signed_in(user)),
             epoch=epoch,
-        )
+        ):
+            raise SignInCancelledError("sign_out() came while the identity pool was asked")
+        return self.state
 
     def sign_in_machine(self) -> SignInDriver:
         """The ``sign_in`` machine of this session (built on first use, for the user pool

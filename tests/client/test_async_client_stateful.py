@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import math
 import os
 import time
@@ -38,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pytest
-from auth_testkit import _CODE_KINDS, _PASSWORD_FLOWS, SIGN_IN_WAYS
+from auth_testkit import SIGN_IN_WAYS, answer_for, sign_in_arguments
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -86,29 +85,14 @@ _serial = itertools.count()
 async def sign_in_by(
     client: Any, emulator: Any, username: str, password: str, flow: str, factor: str | None
 ) -> list[str]:
-    """``auth_testkit.sign_in_by`` for an ``AsyncAuthClient`` (the same logic, awaited): sign
+    """``auth_testkit.sign_in_by`` for an ``AsyncAuthClient`` (its steps, awaited): sign
     ``username`` in by ``flow`` and ``factor`` (a way of ``SIGN_IN_WAYS``), answering every
     challenge as the user would; the states it went through, ending with ``DONE``."""
-    preferred = factor if factor is not None and not factor.startswith("SELECT:") else None
-    uses_password = flow in _PASSWORD_FLOWS or preferred in ("PASSWORD", "PASSWORD_SRP")
-    result = await client.sign_in(
-        username,
-        password if uses_password else None,
-        auth_flow=flow,
-        preferred_challenge=preferred,
-    )
+    given, preferred = sign_in_arguments(password, flow, factor)
+    result = await client.sign_in(username, given, auth_flow=flow, preferred_challenge=preferred)
     states = [result.state.value]
     while result.state.value != "DONE":
-        name = result.state.value
-        if name == "SELECT_CHALLENGE" and factor is not None and factor.startswith("SELECT:"):
-            listed = json.loads(result.parameters["AVAILABLE_CHALLENGES"])
-            choice = factor.removeprefix("SELECT:")
-            # Asked again for the chosen password factor (listed alone): the password.
-            answer = password if listed == [choice] and "PASSWORD" in choice else choice
-        elif name in _CODE_KINDS:
-            answer = emulator.last_code(username, _CODE_KINDS[name])
-        else:
-            raise AssertionError(f"unexpected challenge {name} signing in by {flow}/{factor}")
+        answer = answer_for(result, emulator, username, password, flow, factor)
         result = await client.confirm_sign_in(answer)
         states.append(result.state.value)
     return states
