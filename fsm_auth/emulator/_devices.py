@@ -182,8 +182,9 @@ class DeviceBook:
         key = str(auth.get("DEVICE_KEY") or "") or None
         token = _presented.set(key)
         try:
-            if key and flow == "USER_PASSWORD_AUTH":
-                # A password flow reads the key at once; SRP reads it with PASSWORD_VERIFIER.
+            if key and flow in ("USER_PASSWORD_AUTH", "USER_AUTH"):
+                # A password flow, and a choice-based one (whose first factor the user may
+                # pick later), read the key at once; SRP reads it with PASSWORD_VERIFIER.
                 pool, _client = _moto.pool_by_client(str(params.get("ClientId", "")))
                 user = _moto.user_of(pool, str(auth.get("USERNAME") or ""))
                 self.check_presented(pool, user, key)
