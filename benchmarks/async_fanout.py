@@ -5,7 +5,7 @@ Ours: ``n`` ``AsyncAuthClient`` (default 1,000), each with its own ``MemorySessi
 its own user, signed in, all on one event loop; the clock moves past the tokens' expiry and
 ``asyncio.gather(*(c.get_tokens() for c in clients))`` refreshes every session at once (the
 machine's work in the asyncio client's worker threads, every request on the loop through
-httpx).
+aiohttp).
 
 Peer: ``n`` ``AuthClient`` built and signed in the same way, refreshed at once with
 ``ThreadPoolExecutor.map(lambda c: c.get_tokens(), clients)``, with 64 workers and with one

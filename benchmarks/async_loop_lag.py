@@ -4,10 +4,15 @@ and while 1,000 tasks share one refresh, against the 50 ms bound of the asyncio 
 A heartbeat task sleeps 5 ms in a loop and records how late each wake-up is; the figure is
 the worst lateness during each phase (median and worst of the rounds). The work between the
 requests runs in worker threads, but CPython's SRP arithmetic (one ``pow`` over 3072-bit
-numbers, ~20 ms) holds the interpreter lock, so the sign-in's figure is bounded below by it.
+numbers, 25-35 ms here) holds the interpreter lock, so the sign-in's figure is bounded below
+by it.
+
+The emulator runs first in this process, as the tests run it (its own SRP arithmetic then
+holds the same lock), then in a process of its own, as a real service is (the users are made
+as ``async_fanout.py`` makes them).
 
 Run: ``python benchmarks/async_loop_lag.py [rounds]`` (needs the dev extra; default 9
-rounds). The emulator runs in this process, as the tests run it.
+rounds).
 """
 
 from __future__ import annotations
@@ -18,11 +23,12 @@ import statistics
 import sys
 import time
 
+from async_fanout import PASSWORD, LocalSite, RemoteSite, Site
+
 from fsm_auth import AsyncAuthClient, MemorySessionStore
 from fsm_auth.emulator import Emulator, FakeClock
 
 BOUND_MS = 50.0
-PASSWORD = "Correct-Horse-9!"
 
 
 async def _heartbeat(lags: list[float], stop: asyncio.Event) -> None:
@@ -45,43 +51,46 @@ async def _watched(work: object) -> float:
     return max(lags, default=0.0) * 1000
 
 
-async def _round(emulator: Emulator, clock: FakeClock, index: int) -> tuple[float, float]:
-    pool = emulator.provision(with_identity_pool=False, bucket=None)
-    admin = emulator.admin_client()
-    name = f"lag{index}"
-    admin.admin_create_user(
-        UserPoolId=pool.user_pool_id, Username=name, MessageAction="SUPPRESS",
-        UserAttributes=[{"Name": "email", "Value": f"{name}@example.com"}],
-    )  # fmt: skip
-    admin.admin_set_user_password(
-        UserPoolId=pool.user_pool_id, Username=name, Password=PASSWORD, Permanent=True
-    )
-    config = pool.aws_configuration()
+async def _round(site: Site, index: int) -> tuple[float, float]:
+    clock = site.clock
+    config = site.config
+    name = site.users[index]
     async with AsyncAuthClient.from_config(config, store=MemorySessionStore(), clock=clock) as c:
         await c.initialize()
         gc.collect()
         sign_in = await _watched(c.sign_in(name, PASSWORD))
-        clock.advance(3700)
+        site.advance(3700)
         gc.collect()
         refresh = await _watched(asyncio.gather(*(c.get_tokens() for _ in range(1000))))
     return sign_in, refresh
 
 
-def main() -> None:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 9
-    clock = FakeClock()
-    with Emulator(clock=clock) as emulator:
-        figures = [asyncio.run(_round(emulator, clock, i)) for i in range(rounds + 1)][1:]
+def _report(rounds: int, figures: list[tuple[float, float]]) -> None:
     for label, values in (
         ("SRP sign-in", [f[0] for f in figures]),
         ("1,000-task refresh", [f[1] for f in figures]),
     ):
         median, worst = statistics.median(values), max(values)
-        verdict = "within" if median < BOUND_MS else "over"
+        verdict = "within" if worst < BOUND_MS else "over"
         print(
-            f"{label:20} loop lag: median {median:6.1f} ms, worst {worst:6.1f} ms "
-            f"over {rounds} rounds ({verdict} the {BOUND_MS:.0f} ms bound by the median)"
+            f"  {label:20} loop lag: median {median:6.1f} ms, worst {worst:6.1f} ms "
+            f"over {rounds} rounds ({verdict} the {BOUND_MS:.0f} ms bound)"
         )
+
+
+def main() -> None:
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 9
+    print("emulator in this process (its own SRP arithmetic holds the same interpreter lock)")
+    clock = FakeClock()
+    with Emulator(clock=clock) as emulator:
+        local = LocalSite(emulator, clock, rounds + 1)
+        _report(rounds, [asyncio.run(_round(local, i)) for i in range(rounds + 1)][1:])
+    print("emulator in its own process (as a real service is)")
+    remote = RemoteSite(rounds + 1)
+    try:
+        _report(rounds, [asyncio.run(_round(remote, i)) for i in range(rounds + 1)][1:])
+    finally:
+        remote.close()
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ One implementation of every rule: an ``AsyncAuthClient`` holds an ``AuthClient``
 specs, engine rules, protocol steps, providers and stores) and drives it so that nothing
 blocks the event loop:
 
-- every request goes out on the loop, through httpx (:mod:`fsm_auth._async_transport`): the
+- every request goes out on the loop, through aiohttp (:mod:`fsm_auth._async_transport`): the
   providers' transports hand their calls to the loop;
 - the machine's work between requests (the engine, SRP arithmetic, token verification, the
   store's file, keyring or Redis I/O, waits for a sign-in) runs in a worker thread of a
@@ -129,7 +129,7 @@ class AsyncAuthClient:
         self._http: LoopHTTP | None = None
         self._closed = False
         self._flights: dict[Hashable, asyncio.Future[Any]] = {}
-        self._listeners: dict[Any, Callable[[], None]] = {}
+        self._listeners: dict[Any, list[Callable[[], None]]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sync = AuthClient(
             config,
@@ -191,8 +191,9 @@ class AsyncAuthClient:
             return
         self._closed = True
         await asyncio.get_running_loop().run_in_executor(_workers.pool(), self._sync.close)
-        for unsubscribe in self._listeners.values():
-            unsubscribe()
+        for registrations in self._listeners.values():
+            for unsubscribe in registrations:
+                unsubscribe()
         self._listeners.clear()
         http, self._http = self._http, None
         if http is not None:
@@ -221,23 +222,25 @@ class AsyncAuthClient:
     def add_user_state_listener(self, callback: AsyncUserStateListener) -> Callable[[], None]:
         """Call ``callback(state, info)`` on the event loop on every change of the user state,
         in order; a coroutine function's coroutine runs as a task. Returns the function that
-        unsubscribes it. Register it from the loop the client runs on."""
-        loop = self._bind()
+        unsubscribes this registration. Register it from the loop the client runs on; as for
+        :class:`AuthClient`, a callback added twice is called twice."""
+        unsubscribe = self._sync.add_user_state_listener(_OnLoop(callback, self._bind(), self))
+        registrations = self._listeners.setdefault(callback, [])
+        registrations.append(unsubscribe)
 
-        def post(state: UserState, info: Mapping[str, str]) -> None:
-            # A closed loop: nobody is listening any more.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._deliver, callback, state, dict(info))
+        def end() -> None:
+            unsubscribe()
+            with contextlib.suppress(ValueError):
+                registrations.remove(unsubscribe)
 
-        unsubscribe = self._sync.add_user_state_listener(post)
-        self._listeners[callback] = unsubscribe
-        return lambda: self.remove_user_state_listener(callback)
+        return end
 
     def remove_user_state_listener(self, callback: AsyncUserStateListener) -> None:
-        """Stop calling ``callback``; unknown callbacks are ignored."""
-        unsubscribe = self._listeners.pop(callback, None)
-        if unsubscribe is not None:
-            unsubscribe()
+        """Stop calling ``callback`` (every registration of it); unknown callbacks are
+        ignored."""
+        self._listeners.pop(callback, None)
+        # Equal to every _OnLoop of this callback: the machine drops each registration.
+        self._sync.remove_user_state_listener(_OnLoop(callback, None, self))
 
     def _deliver(
         self, callback: AsyncUserStateListener, state: UserState, info: Mapping[str, str]
@@ -388,6 +391,37 @@ class AsyncAuthClient:
         if self._flights.get(key) is flight:
             del self._flights[key]
         _consume(flight)
+
+
+class _OnLoop:
+    """A user-state listener of the machine that posts each change to ``callback`` on the
+    client's loop. Equal to any other for the same callback and client, so that removing the
+    callback ends every registration of it."""
+
+    __slots__ = ("callback", "client", "loop")
+
+    def __init__(
+        self,
+        callback: AsyncUserStateListener,
+        loop: asyncio.AbstractEventLoop | None,
+        client: AsyncAuthClient,
+    ) -> None:
+        self.callback, self.loop, self.client = callback, loop, client
+
+    def __call__(self, state: UserState, info: Mapping[str, str]) -> None:
+        if self.loop is None:
+            return
+        # A closed loop: nobody is listening any more.
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self.client._deliver, self.callback, state, dict(info))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _OnLoop):
+            return bool(self.callback == other.callback and self.client is other.client)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.callback)
 
 
 def _consume(future: asyncio.Future[Any]) -> None:

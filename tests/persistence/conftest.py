@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from async_blocking import BlockingAsyncClient
 
-from fsm_auth import AuthClient, UserState
+from fsm_auth import AsyncAuthClient, AuthClient, UserState
 from fsm_auth.config import load_config
 from fsm_auth.emulator import Emulator, FakeClock
 from fsm_auth.session import FileSessionStore
@@ -36,8 +37,16 @@ def storage_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def client_kind() -> str:
+    """Which client ``make_client`` builds: ``AuthClient``; a module that overrides this
+    fixture with ``AsyncAuthClient`` too runs its tests against the asyncio client, behind
+    ``AuthClient``'s synchronous face (:class:`async_blocking.BlockingAsyncClient`)."""
+    return "AuthClient"
+
+
+@pytest.fixture
 def make_client(
-    aws_config: dict[str, Any], clock: FakeClock, storage_dir: Path
+    aws_config: dict[str, Any], clock: FakeClock, storage_dir: Path, client_kind: str
 ) -> Iterator[MakeClient]:
     """``make_client(config=None, *, directory=None, identity_pool=True, min_validity=30)``:
     a client on the test's clock over a :class:`FileSessionStore` in ``storage_dir``.
@@ -56,14 +65,16 @@ def make_client(
         config = copy.deepcopy(config or aws_config)
         if not identity_pool:
             config.pop("CredentialsProvider", None)
-        client = AuthClient(
+        kind = AsyncAuthClient if client_kind == "AsyncAuthClient" else AuthClient
+        built = kind(
             load_config(config),
             store=file_store(directory or storage_dir, config),
             clock=clock,
             min_validity=min_validity,
         )
+        client: Any = built if isinstance(built, AuthClient) else BlockingAsyncClient(built)
         made.append(client)
-        return client
+        return client  # type: ignore[no-any-return]
 
     yield make
     for client in made:

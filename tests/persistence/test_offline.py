@@ -29,6 +29,12 @@ from .conftest import (
 
 pytestmark = pytest.mark.timeout(60)
 
+
+@pytest.fixture(params=["AuthClient", "AsyncAuthClient"])
+def client_kind(request: pytest.FixtureRequest) -> str:
+    """Each test with both clients: the asyncio one behaves as the synchronous one."""
+    return str(request.param)
+
 HOUR = 3600.0
 
 
