@@ -35,6 +35,7 @@ def client_kind(request: pytest.FixtureRequest) -> str:
     """Each test with both clients: the asyncio one behaves as the synchronous one."""
     return str(request.param)
 
+
 HOUR = 3600.0
 
 

@@ -37,6 +37,7 @@ def client_kind(request: pytest.FixtureRequest) -> str:
     """Each test with both clients: the asyncio one behaves as the synchronous one."""
     return str(request.param)
 
+
 HOUR = 3600.0
 ATTEMPTS = 3  # RetryPolicy.max_attempts, the default
 
