@@ -36,29 +36,48 @@ from .conftest import (
 
 pytestmark = pytest.mark.timeout(120)
 
+
+@pytest.fixture(params=["AuthClient", "AsyncAuthClient"])
+def client_kind(request: pytest.FixtureRequest) -> str:
+    """This process's clients and the other process's: each kind, one refresh in total."""
+    return str(request.param)
+
 HOUR = 3600.0
 # FSM_AUTH_KILL_ROUNDS raises the count for a longer soak; the default keeps the suite fast.
 KILL_ROUNDS = int(os.environ.get("FSM_AUTH_KILL_ROUNDS", "20"))
 
-# Process B: its own AuthClient on the same storage_dir and configuration (which points at
-# the emulator in the test process), its clock the test's fake time. It prints only hashes.
+# Process B: its own client (AuthClient or AsyncAuthClient, as the test's) on the same
+# storage_dir and configuration (which points at the emulator in the test process), its clock
+# the test's fake time. It prints only hashes.
 _PEER = r"""
-import hashlib, json, os, sys, time
-from fsm_auth import AuthClient
+import asyncio, hashlib, json, os, sys, time
+from fsm_auth import AsyncAuthClient, AuthClient
 from fsm_auth.config import load_config
 from fsm_auth.session import FileSessionStore
 
 config = json.loads(os.environ["FSM_TEST_CONFIG"])
 offset = float(os.environ["FSM_TEST_CLOCK_OFFSET"])
 store = FileSessionStore(sys.argv[1], use_keyring=False).scoped(load_config(config).config_key)
-client = AuthClient.from_config(config, store=store, clock=lambda: time.time() + offset)
-print("state", client.initialize().value, flush=True)
-sys.stdin.readline()
-tokens = client.get_tokens()
-digest = hashlib.sha256(tokens.access_token.encode()).hexdigest()
-left = tokens.expiration.timestamp() - (time.time() + offset)
-print("token", digest, round(left), client.current_user_state.value, flush=True)
-client.close()
+clock = lambda: time.time() + offset
+
+def report(tokens, state):
+    digest = hashlib.sha256(tokens.access_token.encode()).hexdigest()
+    left = tokens.expiration.timestamp() - clock()
+    print("token", digest, round(left), state.value, flush=True)
+
+if os.environ["FSM_TEST_CLIENT"] == "AsyncAuthClient":
+    async def main():
+        async with AsyncAuthClient.from_config(config, store=store, clock=clock) as client:
+            print("state", (await client.initialize()).value, flush=True)
+            await asyncio.to_thread(sys.stdin.readline)
+            report(await client.get_tokens(), client.current_user_state)
+    asyncio.run(main())
+else:
+    client = AuthClient.from_config(config, store=store, clock=clock)
+    print("state", client.initialize().value, flush=True)
+    sys.stdin.readline()
+    report(client.get_tokens(), client.current_user_state)
+    client.close()
 """
 
 
@@ -73,6 +92,7 @@ def _user_pool_only(config: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize("order", ["together", "peer_first", "peer_last"])
 def test_two_processes_refresh_once(
     order: str,
+    client_kind: str,
     make_client: MakeClient,
     emulator: Emulator,
     clock: FakeClock,
@@ -86,6 +106,7 @@ def test_two_processes_refresh_once(
         os.environ,
         FSM_TEST_CONFIG=json.dumps(_user_pool_only(aws_config)),
         FSM_TEST_CLOCK_OFFSET=repr(clock.now - time.time()),
+        FSM_TEST_CLIENT=client_kind,
     )
     peer = subprocess.Popen(
         [sys.executable, "-c", _PEER, str(storage_dir)],
