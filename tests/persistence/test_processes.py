@@ -42,6 +42,7 @@ def client_kind(request: pytest.FixtureRequest) -> str:
     """This process's clients and the other process's: each kind, one refresh in total."""
     return str(request.param)
 
+
 HOUR = 3600.0
 # FSM_AUTH_KILL_ROUNDS raises the count for a longer soak; the default keeps the suite fast.
 KILL_ROUNDS = int(os.environ.get("FSM_AUTH_KILL_ROUNDS", "20"))
