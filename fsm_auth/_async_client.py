@@ -232,6 +232,8 @@ class AsyncAuthClient:
             unsubscribe()
             with contextlib.suppress(ValueError):
                 registrations.remove(unsubscribe)
+            if not registrations and self._listeners.get(callback) is registrations:
+                del self._listeners[callback]
 
         return end
 
