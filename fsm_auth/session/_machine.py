@@ -386,10 +386,11 @@ class SessionMachine:
             if user is not None and live.key == user.session_id:
                 try:
                     return live.cache.get(timeout)
-                except _REFUSALS:
+                except (*_REFUSALS, NotSignedInError):
                     if not self._moved(snapshot):
                         raise  # refused with the session kept (an impostor answer)
-                    # The refusal moved the state: the policy decides below.
+                    # The refusal moved the state, or another session replaced this one
+                    # during the refresh (a sign-in): the policy decides below.
                 except TimeoutError:
                     raise _timed_out("token refresh", timeout) from None
         return self._by_policy("tokens", self._TOKEN_POLICIES, wait, _deadline(timeout))

@@ -146,6 +146,29 @@ def test_sign_out_does_not_wait_for_a_slow_refresh(
     assert restarted.initialize() in (UserState.SIGNED_OUT, UserState.GUEST)
 
 
+def test_a_sign_in_during_a_slow_refresh_gets_the_caller_the_new_sessions_tokens(
+    make_client: Callable[..., AuthClient],
+    emulator: Emulator,
+    clock: FakeClock,
+    tmp_path: Path,
+    aws_config: dict[str, Any],
+) -> None:
+    """The user was signed in throughout: the caller whose refresh lost to a new session gets
+    that session's tokens, not NotSignedInError (found by the asyncio stateful test)."""
+    store = _file_store(tmp_path / "s", aws_config)
+    client, waiting = _signed_in_behind_a_slow_refresh(make_client, emulator, clock, store)
+    log = StateLog()
+    client.add_user_state_listener(log)
+    client.sign_in("alice", PASSWORD)  # a new session while the old one's refresh is held
+    fresh = client.get_tokens()
+    waiting.join(DELAY + 10)
+    assert not waiting.is_alive()
+    assert isinstance(waiting.outcome, Tokens), waiting.outcome
+    assert waiting.outcome.access_token == fresh.access_token
+    assert client.current_user_state is UserState.SIGNED_IN
+    assert log.changes == []
+
+
 def test_timeouts_are_honoured_behind_a_slow_refresh(
     make_client: Callable[..., AuthClient],
     emulator: Emulator,
