@@ -22,6 +22,7 @@ is closed with the last of them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import ssl
 import threading
@@ -85,7 +86,7 @@ class LoopHTTP:
             )
             # Certificates as the synchronous transport finds them (AWS_CA_BUNDLE first).
             bundle = os.environ.get("AWS_CA_BUNDLE") or os.environ.get("REQUESTS_CA_BUNDLE")
-            context = ssl.create_default_context(cafile=bundle) if bundle else True
+            context = _verifying(bundle) if bundle else True
             self._client = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=_CONNECTIONS, ssl=context),
                 timeout=timeout,
@@ -199,6 +200,13 @@ class LoopTransport(ServiceTransport):
             ) from None
         finally:
             _in_our_call.reset(marker)
+
+
+@functools.lru_cache(maxsize=4)
+def _verifying(bundle: str) -> ssl.SSLContext:
+    """A context verifying against ``bundle``, built once per process: loading a bundle takes
+    some 50 ms with the interpreter lock held, which a loop must not wait for per client."""
+    return ssl.create_default_context(cafile=bundle)
 
 
 # Connections per loop: enough for a fan-out of refreshes; more tasks queue for one.
