@@ -3,9 +3,8 @@ and while 1,000 tasks share one refresh, against the 50 ms bound of the asyncio 
 
 A heartbeat task sleeps 5 ms in a loop and records how late each wake-up is; the figure is
 the worst lateness during each phase (median and worst of the rounds). The work between the
-requests runs in worker threads, but CPython's SRP arithmetic (one ``pow`` over 3072-bit
-numbers, 25-35 ms here) holds the interpreter lock, so the sign-in's figure is bounded below
-by it.
+requests runs in worker threads, and SRP's arithmetic (one ``pow`` over 3072-bit numbers
+takes 25-35 ms here with the interpreter lock held, in any thread) in a helper process.
 
 The emulator runs first in this process, as the tests run it (its own SRP arithmetic then
 holds the same lock), then in a process of its own, as a real service is (the users are made
@@ -80,7 +79,7 @@ def _report(rounds: int, figures: list[tuple[float, float]]) -> None:
 
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 9
-    print("emulator in this process (its own SRP arithmetic holds the same interpreter lock)")
+    print("emulator in this process (its own SRP arithmetic holds this interpreter's lock)")
     clock = FakeClock()
     with Emulator(clock=clock) as emulator:
         local = LocalSite(emulator, clock, rounds + 1)

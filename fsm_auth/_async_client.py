@@ -353,7 +353,9 @@ class AsyncAuthClient:
         self, call: Callable[[], T], cancelled: threading.Event | None = None
     ) -> Callable[[], T]:
         """``call`` as the worker runs it: a JWKS it needs is fetched on the loop too, the
-        store's Redis commands too, and ``cancelled`` tells it its caller gave up."""
+        store's Redis commands too, SRP's arithmetic in a helper process
+        (:mod:`fsm_auth._arithmetic`), and ``cancelled`` tells it its caller gave up."""
+        from fsm_auth._arithmetic import offloaded
         from fsm_auth._event_loop import call_cancelled, event_loop
         from fsm_auth.session._jwt import jwks_downloader
 
@@ -363,6 +365,8 @@ class AsyncAuthClient:
         # The store's I/O with an asyncio form (Redis) goes out on the loop as well.
         context.run(event_loop.set, None if http is None else http.loop)
         context.run(call_cancelled.set, cancelled)
+        # SRP's modular powers in a helper process: they would hold the loop's interpreter lock.
+        context.run(offloaded.set, True)
         return functools.partial(context.run, call)
 
     async def _run(self, call: Callable[[], T]) -> T:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from fsm_auth._arithmetic import compute
 from fsm_auth._devices import DeviceSecret, DeviceUpdate
 from fsm_auth.errors import AuthError, InvalidParameterError, ResourceNotFoundError
 from fsm_auth.signin import Answer, Prompt, ServiceCall, SignedIn, SignInFlow
@@ -68,7 +69,8 @@ def device_srp_auth(exchange: Any, _answer: Answer | None) -> Generator[ServiceC
         )
     from pycognito.aws_srp import long_to_hex
 
-    exchange.device_srp = _device_srp(exchange.pool, exchange.username, device)
+    # Its modular power (SRP_A) where the client computes long arithmetic (off the loop).
+    exchange.device_srp = compute(_device_srp, exchange.pool, exchange.username, device)
     responses = {
         "USERNAME": exchange.username,
         "DEVICE_KEY": device.key,
@@ -94,7 +96,7 @@ def device_password_verifier(
         if int(str(parameters["SRP_B"]), 16) % int(N_HEX, 16) == 0:
             raise ValueError("SRP_B is 0 mod N")
         parameters.setdefault("USERNAME", exchange.username)
-        responses = exchange.device_srp.process_device_challenge(parameters)
+        responses = compute(exchange.device_srp.process_device_challenge, parameters)
     except (KeyError, TypeError, ValueError):
         raise InvalidParameterError("The service's device SRP challenge is malformed") from None
     exchange.responses = dict(responses)
@@ -187,7 +189,7 @@ def _confirm(
     from pycognito.aws_srp import generate_hash_device
 
     key, group = metadata
-    password, verifier = generate_hash_device(group, key)
+    password, verifier = compute(generate_hash_device, group, key)
     access_token = signed_in.tokens.access_token
     try:
         answer = yield ServiceCall(

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from fsm_auth._arithmetic import compute
 from fsm_auth.errors import (
     ChallengeNotSupportedError,
     CodeMismatchError,
@@ -165,8 +166,10 @@ def _password_verifier(
             raise ValueError("SRP_B is 0 mod N")
         # USERNAME: the service's name for the user (USER_ID_FOR_SRP), never the alias typed,
         # for the answer and its SECRET_HASH (pycognito #196).
-        responses = exchange.srp.process_challenge(
-            exchange.raw_parameters, {**exchange.srp_auth, "USERNAME": exchange.username}
+        responses = compute(
+            exchange.srp.process_challenge,
+            dict(exchange.raw_parameters),
+            {**exchange.srp_auth, "USERNAME": exchange.username},
         )
     except (KeyError, TypeError, ValueError):
         raise InvalidParameterError("The service's SRP challenge is malformed") from None
@@ -214,7 +217,9 @@ def _srp_start(exchange: _Exchange, password: str) -> dict[str, Any]:
     from pycognito.aws_srp import AWSSRP
 
     device = exchange.device
-    exchange.srp = AWSSRP(
+    # Its modular power (SRP_A) where the client computes long arithmetic (off the loop).
+    exchange.srp = compute(
+        AWSSRP,
         username=exchange.username,
         password=password,
         pool_id=exchange.pool.pool_id,
