@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -53,6 +53,20 @@ def _timed(run: Callable[[], Any]) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
+async def _gathered(one: Callable[[], Awaitable[int]], n: int) -> tuple[float, float]:
+    """Wall and CPU seconds of ``n`` concurrent ``one()`` (each refused with 400), after one
+    warm-up round."""
+
+    async def round_() -> None:
+        statuses = await asyncio.gather(*(one() for _ in range(n)))
+        assert set(statuses) == {400}, set(statuses)
+
+    await round_()
+    cpu, wall = time.process_time(), time.perf_counter()
+    await round_()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
 def _aiohttp(url: str, n: int) -> tuple[float, float]:
     async def main() -> tuple[float, float]:
         timeout = aiohttp.ClientTimeout(total=120)
@@ -64,14 +78,7 @@ def _aiohttp(url: str, n: int) -> tuple[float, float]:
                     await response.read()
                     return response.status
 
-            async def round_() -> None:
-                statuses = await asyncio.gather(*(one() for _ in range(n)))
-                assert set(statuses) == {400}, set(statuses)
-
-            await round_()
-            cpu, wall = time.process_time(), time.perf_counter()
-            await round_()
-            return time.perf_counter() - wall, time.process_time() - cpu
+            return await _gathered(one, n)
 
     return asyncio.run(main())
 
@@ -90,14 +97,7 @@ def _httpx(url: str, n: int) -> tuple[float, float] | None:
                 response = await client.post(url, content=BODY, headers=HEADERS)
                 return response.status_code
 
-            async def round_() -> None:
-                statuses = await asyncio.gather(*(one() for _ in range(n)))
-                assert set(statuses) == {400}, set(statuses)
-
-            await round_()
-            cpu, wall = time.process_time(), time.perf_counter()
-            await round_()
-            return time.perf_counter() - wall, time.process_time() - cpu
+            return await _gathered(one, n)
 
     return asyncio.run(main())
 
