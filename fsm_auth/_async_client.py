@@ -129,7 +129,6 @@ class AsyncAuthClient:
         self._http: LoopHTTP | None = None
         self._closed = False
         self._flights: dict[Hashable, asyncio.Future[Any]] = {}
-        self._listeners: dict[Any, list[Callable[[], None]]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sync = AuthClient(
             config,
@@ -191,10 +190,6 @@ class AsyncAuthClient:
             return
         self._closed = True
         await asyncio.get_running_loop().run_in_executor(_workers.pool(), self._sync.close)
-        for registrations in self._listeners.values():
-            for unsubscribe in registrations:
-                unsubscribe()
-        self._listeners.clear()
         http, self._http = self._http, None
         if http is not None:
             await http.release()
@@ -224,23 +219,11 @@ class AsyncAuthClient:
         in order; a coroutine function's coroutine runs as a task. Returns the function that
         unsubscribes this registration. Register it from the loop the client runs on; as for
         :class:`AuthClient`, a callback added twice is called twice."""
-        unsubscribe = self._sync.add_user_state_listener(_OnLoop(callback, self._bind(), self))
-        registrations = self._listeners.setdefault(callback, [])
-        registrations.append(unsubscribe)
-
-        def end() -> None:
-            unsubscribe()
-            with contextlib.suppress(ValueError):
-                registrations.remove(unsubscribe)
-            if not registrations and self._listeners.get(callback) is registrations:
-                del self._listeners[callback]
-
-        return end
+        return self._sync.add_user_state_listener(_OnLoop(callback, self._bind(), self))
 
     def remove_user_state_listener(self, callback: AsyncUserStateListener) -> None:
         """Stop calling ``callback`` (every registration of it); unknown callbacks are
         ignored."""
-        self._listeners.pop(callback, None)
         # Equal to every _OnLoop of this callback: the machine drops each registration.
         self._sync.remove_user_state_listener(_OnLoop(callback, None, self))
 
@@ -415,8 +398,8 @@ class _OnLoop:
         self.callback, self.loop, self.client = callback, loop, client
 
     def __call__(self, state: UserState, info: Mapping[str, str]) -> None:
-        if self.loop is None:
-            return
+        if self.loop is None or self.client._closed:
+            return  # a closed client tells nobody more
         # A closed loop: nobody is listening any more.
         with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(self.client._deliver, self.callback, state, dict(info))
